@@ -1,0 +1,82 @@
+"""Atomic file writing and parquet tables with the project's `ser` schema metadata.
+
+Why atomic: a job killed half-way (Ctrl-C, SLURM time limit) must never leave a truncated file that
+a rerun would take for a finished output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+META_KEY = b"ser"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write JSON atomically, pretty-printed so diffs (and `dvc metrics diff`) stay readable."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+
+
+def _jsonable(x: Any) -> Any:
+    import numpy as np
+
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x)}")
+
+
+def table_with_meta(table: pa.Table, meta: Mapping[str, Any]) -> pa.Table:
+    """Attach `meta` as JSON under the schema metadata key `ser`."""
+    existing = dict(table.schema.metadata or {})
+    existing[META_KEY] = json.dumps(meta, default=_jsonable).encode()
+    return table.replace_schema_metadata(existing)
+
+
+def write_parquet(df: pd.DataFrame | pa.Table, path: str | os.PathLike,
+                  meta: Mapping[str, Any] | None = None) -> None:
+    """Write a DataFrame or Arrow table to parquet atomically, with optional `ser` metadata."""
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    if meta is not None:
+        table = table_with_meta(table, meta)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """The `ser` metadata of a parquet file ({} when absent)."""
+    md = pq.read_schema(path).metadata or {}
+    raw = md.get(META_KEY)
+    return json.loads(raw) if raw else {}

@@ -1,0 +1,137 @@
+"""The audio stage: decode each raw file of a shard to a clean WAV and account for every file.
+
+One job handles one shard (a few dozen to a few hundred files), so a corpus of 10^4 clips stays a
+few hundred Snakemake jobs and a changed file redoes only its shard. Every file of the corpus ends up
+as one manifest row, `ok` with its WAV or `rejected` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ser import audio
+from ser.io import write_parquet
+
+BASE_COLUMNS = [
+    "id", "path", "rel_path", "speaker", "original_label", "label", "shard", "duration",
+    "sample_rate", "channels", "status", "reason", "wav",
+]
+
+
+def clip_ids(rels: Sequence[str]) -> dict[str, str]:
+    """Map corpus-relative paths to clip ids: the path without extension, unless two files would
+    share it, in which case they keep their extension (so no file is dropped as a duplicate)."""
+    stems = Counter(str(Path(r).with_suffix("")) for r in rels)
+    out = {}
+    for r in rels:
+        stem = str(Path(r).with_suffix(""))
+        out[r] = stem if stems[stem] == 1 else r
+    return out
+
+
+def run_audio_shard(entries: Sequence, all_rels: Sequence[str], shard: int, out_table: Path,
+                    wav_dir: Path, *, sample_rate: int = 16000, min_duration: float = 0.3,
+                    silence_dbfs: float = -60.0) -> pd.DataFrame:
+    """Decode the entries of one shard to `wav_dir/{id}.wav`; write the shard's manifest rows."""
+    ids = clip_ids(all_rels)
+    wav_dir = Path(wav_dir)
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    t0 = time.monotonic()
+    for i, e in enumerate(entries, 1):
+        cid = ids[e.rel]
+        row = {
+            "id": cid, "path": str(e.path), "rel_path": e.rel, "speaker": e.speaker or "unknown",
+            "original_label": e.original_label, "label": e.label, "shard": shard,
+            "duration": None, "sample_rate": None, "channels": None,
+            "status": "rejected", "reason": e.reject, "wav": None,
+        }
+        row.update({f"meta_{k}": str(v) for k, v in sorted(e.meta.items())})
+        if e.reject is None:
+            try:
+                if Path(e.path).stat().st_size == 0:
+                    raise audio.AudioError("empty file (0 bytes)")
+                info = audio.probe(e.path)
+                if not info.has_audio:
+                    raise audio.AudioError("no audio stream")
+                row["sample_rate"], row["channels"] = info.sample_rate, info.channels
+                signal = audio.decode(e.path, sample_rate)
+                row["duration"] = round(signal.size / sample_rate, 4)
+                reason = audio.check_signal(signal, sample_rate, min_duration=min_duration,
+                                            silence_dbfs=silence_dbfs)
+                if reason:
+                    raise audio.AudioError(reason)
+                wav = wav_dir / f"{cid}.wav"
+                audio.write_wav(wav, signal, sample_rate)
+                row.update(status="ok", reason=None, wav=str(wav))
+            except audio.AudioError as exc:
+                row["reason"] = str(exc)
+        rows.append(row)
+        if i % 25 == 0 or i == len(entries):
+            rate = i / max(time.monotonic() - t0, 1e-9)
+            print(f"[audio shard {shard}] {i}/{len(entries)} files ({rate:.1f}/s)",
+                  file=sys.stderr, flush=True)
+    df = pd.DataFrame(rows, columns=None if rows else BASE_COLUMNS)
+    df = _typed(df)
+    write_parquet(df, out_table, {"stage": "audio", "shard": shard, "sample_rate": sample_rate})
+    return df
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    for c in BASE_COLUMNS:
+        if c not in df:
+            df[c] = None
+    str_cols = [c for c in df.columns
+                if c not in ("shard", "duration", "sample_rate", "channels")]
+    df[str_cols] = df[str_cols].astype("string")
+    df["shard"] = df["shard"].astype("int64")
+    df["duration"] = df["duration"].astype("float64")
+    df["sample_rate"] = df["sample_rate"].astype("Int64")
+    df["channels"] = df["channels"].astype("Int64")
+    meta = sorted(c for c in df.columns if c not in BASE_COLUMNS)
+    return df[BASE_COLUMNS + meta]
+
+
+def combine_manifests(shard_tables: Sequence[Path], out: Path, dataset: str,
+                      rejected_csv: Path | None = None) -> dict:
+    """Concatenate shard manifests, print counts per status and reason, fail on no usable clip."""
+    parts = [pd.read_parquet(p) for p in shard_tables]
+    parts = [p for p in parts if len(p)]
+    df = pd.concat(parts, ignore_index=True) if parts else _typed(pd.DataFrame())
+    df = _typed(df).sort_values("rel_path", kind="stable").reset_index(drop=True)
+    status = df["status"].value_counts().to_dict()
+    reasons = df.loc[df["status"] == "rejected", "reason"].fillna("?")
+    # group reasons by their kind (text before the first ':') so counts stay readable
+    kinds = reasons.str.split(":").str[0].value_counts().to_dict()
+    summary = {
+        "dataset": dataset, "files": int(len(df)),
+        "ok": int(status.get("ok", 0)), "rejected": int(status.get("rejected", 0)),
+        "rejected_by_reason": {str(k): int(v) for k, v in kinds.items()},
+        "speakers": int(df.loc[df["status"] == "ok", "speaker"].nunique()),
+        "labels": {str(k): int(v) for k, v in
+                   df.loc[df["status"] == "ok", "label"].value_counts().sort_index().items()},
+    }
+    write_parquet(df, out, {"stage": "manifest", "dataset": dataset, "summary": summary})
+    if rejected_csv is not None:
+        from ser.io import atomic_path
+
+        with atomic_path(rejected_csv) as tmp:
+            df.loc[df["status"] == "rejected", ["rel_path", "reason"]].to_csv(tmp, index=False)
+    lines = [f"[manifest {dataset}] {summary['files']} files: {summary['ok']} ok, "
+             f"{summary['rejected']} rejected"]
+    lines += [f"    rejected {n:>5}  {k}" for k, v in [(k, v) for k, v in kinds.items()]
+              for n in [v]]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    if summary["ok"] == 0:
+        raise ValueError(
+            f"no usable clip in dataset {dataset!r}: {summary['files']} files, all rejected "
+            f"({json.dumps(summary['rejected_by_reason'])}); check datasets.{dataset}.path and "
+            f"format")
+    return summary

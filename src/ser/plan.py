@@ -1,0 +1,263 @@
+"""What the workflow will build for a config: datasets, shards, feature sets, models and folds.
+
+The Snakemake rules only wire files; every decision about *what* exists (which shard a file is in,
+which models apply to which dataset, how many folds) is made here so it can be unit-tested and is
+the same for Snakemake, DVC and the benchmarks. Configuration errors are raised at start and name
+the offending key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+AUDIO_FORMATS = ("ravdess", "cremad", "tess", "savee", "rml", "emodb", "urdu", "folders")
+VECTOR_SETS = ("is09_emotion", "egemaps", "compare", "emobase", "mfcc40")
+MATRIX_SETS = ("logmel",)
+MATRIX_ARCHS = ("cnn", "lstm", "inception")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, raised before any job runs; the message names the key."""
+
+
+def shard_of(rel: str, n_shards: int) -> int:
+    """Stable shard of a file: a hash of its corpus-relative path, so one file moves one shard."""
+    digest = hashlib.blake2b(rel.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n_shards
+
+
+def shard_count(n_files: int, shard_size: int, override: int | None = None) -> int:
+    """Power of two >= n_files / shard_size, so adding a few files rarely reshuffles shards."""
+    if override:
+        return int(override)
+    need = max(1, math.ceil(n_files / max(1, shard_size)))
+    return 1 << (need - 1).bit_length()
+
+
+def format_snr(snr: float) -> str:
+    """SNR as it appears in ids and file names (`10`, `-5`, `2.5`)."""
+    return f"{float(snr):g}"
+
+
+class Plan:
+    """The resolved view of one config (after schema defaults) relative to a working directory."""
+
+    def __init__(self, config: Mapping[str, Any], workdir: str | Path = ".") -> None:
+        self.config = config
+        self.workdir = Path(workdir)
+        self._entries: dict[str, list] = {}
+        self.check()
+
+    # ------------------------------------------------------------------ datasets
+    @property
+    def datasets(self) -> list[str]:
+        return list(self.config["datasets"])
+
+    def ds(self, name: str) -> dict:
+        return self.config["datasets"][name]
+
+    def fmt(self, name: str) -> str:
+        return self.ds(name)["format"]
+
+    def is_audio(self, name: str) -> bool:
+        return self.fmt(name) in AUDIO_FORMATS
+
+    def is_demo(self, name: str) -> bool:
+        return "demo" in self.ds(name)
+
+    @property
+    def audio_datasets(self) -> list[str]:
+        return [d for d in self.datasets if self.is_audio(d)]
+
+    @property
+    def demo_datasets(self) -> list[str]:
+        return [d for d in self.datasets if self.is_demo(d)]
+
+    def path(self, name: str) -> Path:
+        ds = self.ds(name)
+        if "path" in ds:
+            return Path(ds["path"])
+        return Path("results/demo") / name
+
+    def emotions(self, name: str | None = None) -> list[str] | None:
+        return self.config.get("emotions")
+
+    def scan_options(self, name: str) -> dict:
+        ds = self.ds(name)
+        opts = {k: ds[k] for k in ("speaker_regex", "vocal_channel") if k in ds}
+        if self.config.get("emotions"):
+            opts["emotions"] = list(self.config["emotions"])
+        return opts
+
+    def entries(self, name: str) -> list:
+        """Every file of an audio corpus (cached); the corpus folder must exist."""
+        if name not in self._entries:
+            from ser.corpora import scan
+
+            root = self.workdir / self.path(name)
+            self._entries[name] = scan(self.fmt(name), root, self.scan_options(name))
+        return self._entries[name]
+
+    def n_shards(self, name: str) -> int:
+        return shard_count(
+            len(self.entries(name)), self.config["audio"]["shard_size"], self.ds(name).get("shards")
+        )
+
+    def shards(self, name: str) -> list[int]:
+        return list(range(self.n_shards(name)))
+
+    def shard_entries(self, name: str, shard: int) -> list:
+        n = self.n_shards(name)
+        return [e for e in self.entries(name) if shard_of(e.rel, n) == shard]
+
+    def shard_inputs(self, name: str, shard: int) -> list[str]:
+        """Raw files of one shard, as Snakemake inputs (so a changed file reruns its shard)."""
+        return [str(e.path) for e in self.shard_entries(name, shard)]
+
+    def speakers(self, name: str) -> list[str]:
+        if self.is_audio(name):
+            return sorted({e.speaker or "unknown" for e in self.entries(name) if e.reject is None})
+        if self.fmt(name) == "merge":
+            return sorted(f"{s}:{spk}" for s in self.ds(name)["sources"] for spk in self.speakers(s))
+        from ser.corpora import load_table
+
+        ds = self.ds(name)
+        table = load_table(self.workdir / ds["path"], ds.get("label_column", "label"),
+                           ds.get("speaker_column", "speaker"))
+        return sorted(table["speaker"].astype(str).unique())
+
+    # ------------------------------------------------------------------ features and models
+    def feature_sets(self, name: str) -> list[str]:
+        if self.fmt(name) == "table":
+            return ["table"]
+        return list(self.config["features"])
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.config.get("models", {}))
+
+    def model(self, name: str) -> dict:
+        return self.config["models"][name]
+
+    def model_features(self, model: str) -> list[str]:
+        f = self.model(model)["features"]
+        return [f] if isinstance(f, str) else list(f)
+
+    def models_for(self, name: str) -> list[str]:
+        out = []
+        for m in self.models:
+            cfg = self.model(m)
+            if "datasets" in cfg and name not in cfg["datasets"]:
+                continue
+            if all(f in self.feature_sets(name) for f in self.model_features(m)):
+                out.append(m)
+        return out
+
+    def split_cfg(self, name: str) -> dict:
+        merged = dict(self.config["split"])
+        merged.update(self.ds(name).get("split", {}))
+        return merged
+
+    def n_folds(self, name: str) -> int:
+        s = self.split_cfg(name)
+        if s["protocol"] in ("holdout_speakers", "random"):
+            return 1
+        if s["protocol"] == "loso":
+            return len(self.speakers(name))
+        if s.get("fold_speakers"):
+            return len(s["fold_speakers"])
+        return int(s["folds"])
+
+    def folds(self, name: str) -> list[int]:
+        return list(range(self.n_folds(name)))
+
+    @cached_property
+    def pairs(self) -> list[tuple[str, str]]:
+        """(dataset, model) pairs that get trained and evaluated."""
+        return [(d, m) for d in self.datasets for m in self.models_for(d)]
+
+    @property
+    def cross(self) -> list[tuple[str, str, str]]:
+        """(train dataset, test dataset, model) for cross-corpus evaluation."""
+        out = []
+        for item in self.config.get("cross_corpus", []):
+            a, b = item["train"], item["test"]
+            for m in item.get("models") or self.models_for(a):
+                if m in self.models_for(a) and m in self.models_for(b):
+                    out.append((a, b, m))
+        return out
+
+    # ------------------------------------------------------------------ checks
+    def check(self) -> None:
+        cfg = self.config
+        datasets = cfg.get("datasets") or {}
+        for name, ds in datasets.items():
+            key = f"datasets.{name}"
+            fmt = ds["format"]
+            if fmt == "merge":
+                for src in ds.get("sources") or []:
+                    if src not in datasets:
+                        raise ConfigError(f"{key}.sources: unknown dataset {src!r}")
+                    if datasets[src]["format"] in ("merge", "table"):
+                        raise ConfigError(f"{key}.sources: {src!r} must be an audio corpus")
+                if not ds.get("sources"):
+                    raise ConfigError(f"{key}.sources: a merge dataset lists at least 2 sources")
+                continue
+            if "demo" in ds:
+                if fmt != "ravdess":
+                    raise ConfigError(f"{key}.demo: the demo corpus is in RAVDESS format")
+                continue
+            if "path" not in ds:
+                raise ConfigError(f"{key}.path is required (folder of raw files or a table)")
+            p = self.workdir / ds["path"]
+            if not p.exists():
+                raise ConfigError(f"{key}.path: {ds['path']} does not exist")
+            if fmt == "table" and not p.is_file():
+                raise ConfigError(f"{key}.path: a table dataset needs a .parquet or .csv file")
+            if fmt != "table" and not p.is_dir():
+                raise ConfigError(f"{key}.path: {ds['path']} is not a folder")
+            if "speaker_regex" in ds:
+                if fmt != "folders":
+                    raise ConfigError(f"{key}.speaker_regex is only used by format folders")
+                try:
+                    rx = re.compile(ds["speaker_regex"])
+                except re.error as exc:
+                    raise ConfigError(f"{key}.speaker_regex: invalid regex: {exc}") from exc
+                if rx.groups < 1:
+                    raise ConfigError(f"{key}.speaker_regex needs a (group) for the speaker")
+        feats = set(cfg.get("features", []))
+        for m, mc in (cfg.get("models") or {}).items():
+            fs = [mc["features"]] if isinstance(mc["features"], str) else mc["features"]
+            for f in fs:
+                if f != "table" and f not in feats:
+                    raise ConfigError(
+                        f"models.{m}.features: {f!r} is not in features {sorted(feats)}"
+                    )
+            matrix = [f for f in fs if f in MATRIX_SETS]
+            if mc["arch"] in MATRIX_ARCHS and (len(fs) != 1 or not matrix):
+                raise ConfigError(f"models.{m}: arch {mc['arch']} needs features: logmel")
+            if mc["arch"] not in MATRIX_ARCHS and matrix:
+                raise ConfigError(f"models.{m}: arch {mc['arch']} takes vector features, not logmel")
+            for d in mc.get("datasets", []):
+                if d not in datasets:
+                    raise ConfigError(f"models.{m}.datasets: unknown dataset {d!r}")
+        for i, item in enumerate(cfg.get("cross_corpus", [])):
+            for side in ("train", "test"):
+                if item[side] not in datasets:
+                    raise ConfigError(f"cross_corpus[{i}].{side}: unknown dataset {item[side]!r}")
+            if item["train"] == item["test"]:
+                raise ConfigError(f"cross_corpus[{i}]: train and test are the same dataset")
+        for name in datasets:
+            s = self.split_cfg(name)
+            if s["protocol"] == "holdout_speakers" and not s.get("holdout_speakers"):
+                raise ConfigError(f"split.holdout_speakers is required by protocol holdout_speakers"
+                                  f" (dataset {name})")
+            if s.get("smote") == "before_split" and s["protocol"] != "random":
+                raise ConfigError(f"split.smote: before_split only goes with protocol random "
+                                  f"(dataset {name}); use train_only for honest protocols")

@@ -1,0 +1,153 @@
+"""Audio stage on real files made by the real ffmpeg: containers, broken inputs, conversions."""
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ser import audio
+from ser.corpora import scan
+from ser.manifest import clip_ids, combine_manifests, run_audio_shard
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([audio.ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", *args],
+                   check=True)
+
+
+def make_clip(path: Path, *, seconds=1.0, rate=44100, channels=2, vcodec=None, acodec=None,
+              video=True, freq=220) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = ["-f", "lavfi", "-i", f"sine=frequency={freq}:duration={seconds}:sample_rate={rate}"]
+    if video:
+        args += ["-f", "lavfi", "-i", f"color=gray:s=32x24:r=5:d={seconds}"]
+    args += ["-ac", str(channels)]
+    if vcodec:
+        args += ["-c:v", vcodec]
+    if acodec:
+        args += ["-c:a", acodec]
+    ffmpeg(*args, str(path))
+    return path
+
+
+@pytest.mark.parametrize("name,vcodec,acodec", [
+    ("clip.mp4", "libx264", "aac"),
+    ("clip.avi", "mpeg4", "pcm_s16le"),
+    ("clip.flv", "flv1", "mp3"),
+    ("clip.mkv", "libx264", "libvorbis"),
+    ("clip.wav", None, None),
+    ("clip.flac", None, None),
+])
+def test_decode_containers_to_16k_mono(tmp_path, name, vcodec, acodec):
+    video = vcodec is not None
+    p = make_clip(tmp_path / name, seconds=1.0, rate=44100, channels=2, vcodec=vcodec,
+                  acodec=acodec, video=video)
+    info = audio.probe(p)
+    assert info.has_audio and info.channels == 2 and info.has_video == video
+    sig = audio.decode(p, 16000)
+    assert sig.dtype == np.float32 and sig.ndim == 1
+    assert abs(sig.size / 16000 - 1.0) < 0.06  # encoder padding/priming only
+    # a 220 Hz sine survives decoding: dominant FFT bin
+    spec = np.abs(np.fft.rfft(sig[:16000]))
+    assert abs(np.argmax(spec) * 16000 / 16000 - 220) < 3
+
+
+def test_video_without_audio_is_reported(tmp_path):
+    p = tmp_path / "silent_video.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=gray:s=32x24:r=5:d=1", "-c:v", "libx264", str(p))
+    assert not audio.probe(p).has_audio
+    with pytest.raises(audio.AudioError, match="no audio stream"):
+        audio.decode(p)
+
+
+def test_truncated_and_garbage_files_raise(tmp_path):
+    good = make_clip(tmp_path / "good.mp4", vcodec="libx264", acodec="aac")
+    trunc = tmp_path / "trunc.mp4"
+    trunc.write_bytes(good.read_bytes()[:300])
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"this is not audio at all" * 10)
+    for p in (trunc, garbage):
+        with pytest.raises(audio.AudioError):
+            audio.probe(p)
+            audio.decode(p)
+
+
+def test_wav_roundtrip_is_pcm16(tmp_path):
+    x = (0.5 * np.sin(np.linspace(0, 100, 16000))).astype(np.float32)
+    audio.write_wav(tmp_path / "a" / "x.wav", x, 16000)
+    y, sr = audio.read_wav(tmp_path / "a" / "x.wav")
+    assert sr == 16000 and np.max(np.abs(x - y)) < 1 / 32768 + 1e-7
+    assert not list((tmp_path / "a").glob(".*tmp"))  # atomic write leaves no temp file
+
+
+def test_check_signal_reasons():
+    assert audio.check_signal(np.zeros(16000, np.float32), 16000, min_duration=0.3) == \
+        "digital silence"
+    assert "too short" in audio.check_signal(np.ones(100, np.float32), 16000, min_duration=0.3)
+    quiet = np.full(16000, 1e-5, np.float32)
+    assert "silent" in audio.check_signal(quiet, 16000, min_duration=0.3)
+    ok = (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32)
+    assert audio.check_signal(ok, 16000, min_duration=0.3) is None
+
+
+def test_clip_ids_keep_extension_only_on_collision():
+    ids = clip_ids(["A/x.wav", "A/x.mp3", "A/y.wav"])
+    assert ids == {"A/x.wav": "A/x.wav", "A/x.mp3": "A/x.mp3", "A/y.wav": "A/y"}
+
+
+def test_audio_shard_accounts_for_every_file(tmp_path):
+    root = tmp_path / "corpus"
+    a = root / "Actor_01"
+    make_clip(a / "01-01-05-01-01-01-01.mp4", vcodec="libx264", acodec="aac", rate=48000)
+    make_clip(a / "01-01-04-01-01-01-01.avi", vcodec="mpeg4", acodec="pcm_s16le", rate=22050,
+              channels=1)
+    make_clip(a / "03-01-03-01-01-01-01.flac", video=False, rate=8000, channels=2)
+    (a / "03-01-02-01-01-01-01.wav").write_bytes(b"")  # zero bytes
+    ffmpeg("-f", "lavfi", "-i", "color=gray:s=32x24:r=5:d=1", "-c:v", "libx264",
+           str(a / "01-01-06-01-01-01-01.mp4"))  # video without audio
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "1",
+           str(a / "03-01-07-01-01-01-01.wav"))  # digital silence
+    make_clip(a / "03-01-08-01-01-01-01.wav", video=False, seconds=0.1)  # too short
+    (a / "03-01-01-01-01-01-01.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 50)
+    (a / "notes.txt").write_text("hello")
+    (a / "bad-name.wav").write_bytes((a / "03-01-08-01-01-01-01.wav").read_bytes())
+
+    entries = scan("ravdess", root)
+    assert len(entries) == 10
+    out = tmp_path / "out"
+    df = run_audio_shard(entries, [e.rel for e in entries], 0, out / "0.parquet", out / "wav")
+    assert len(df) == 10
+    by = dict(zip(df["rel_path"], zip(df["status"], df["reason"], strict=True), strict=True))
+    ok = [r for r, (s, _) in by.items() if s == "ok"]
+    assert sorted(ok) == sorted(["Actor_01/01-01-05-01-01-01-01.mp4",
+                                 "Actor_01/01-01-04-01-01-01-01.avi",
+                                 "Actor_01/03-01-03-01-01-01-01.flac"])
+    assert "0 bytes" in by["Actor_01/03-01-02-01-01-01-01.wav"][1]
+    assert by["Actor_01/01-01-06-01-01-01-01.mp4"][1] == "no audio stream"
+    assert by["Actor_01/03-01-07-01-01-01-01.wav"][1] == "digital silence"
+    assert "too short" in by["Actor_01/03-01-08-01-01-01-01.wav"][1]
+    assert by["Actor_01/03-01-01-01-01-01-01.mp4"][1].startswith("unreadable")
+    assert "not an audio or video file" in by["Actor_01/notes.txt"][1]
+    assert "RAVDESS" in by["Actor_01/bad-name.wav"][1]
+    for wav in df.loc[df["status"] == "ok", "wav"]:
+        y, sr = audio.read_wav(wav)
+        info = audio.probe(wav)
+        assert sr == 16000 and info.channels == 1 and info.codec == "pcm_s16le"
+    stereo = df[df["rel_path"].str.endswith(".flac")].iloc[0]
+    assert stereo["channels"] == 2 and stereo["sample_rate"] == 8000  # native values recorded
+
+    summary = combine_manifests([out / "0.parquet"], out / "m.parquet", "t", out / "rej.csv")
+    assert summary["ok"] == 3 and summary["rejected"] == 7
+    assert len(pd.read_csv(out / "rej.csv")) == 7
+
+
+def test_no_usable_clip_is_a_clear_error(tmp_path):
+    root = tmp_path / "c" / "Actor_01"
+    root.mkdir(parents=True)
+    (root / "03-01-02-01-01-01-01.wav").write_bytes(b"")
+    entries = scan("ravdess", tmp_path / "c")
+    run_audio_shard(entries, [e.rel for e in entries], 0, tmp_path / "0.parquet", tmp_path / "w")
+    with pytest.raises(ValueError, match="no usable clip in dataset 'x'"):
+        combine_manifests([tmp_path / "0.parquet"], tmp_path / "m.parquet", "x")

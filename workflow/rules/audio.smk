@@ -1,0 +1,47 @@
+# Audio stage: raw videos/audio -> clean 16 kHz mono WAVs + one manifest row per raw file.
+
+
+checkpoint demo_corpus:
+    output:
+        directory("results/demo/{dataset}"),
+    params:
+        demo=lambda wc: plan.ds(wc.dataset)["demo"],
+    log:
+        "results/logs/demo_corpus/{dataset}.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/demo_corpus.py"
+
+
+rule audio_shard:
+    input:
+        raw_shard_files,
+    output:
+        table="results/audio/{dataset}/shards/{shard}.parquet",
+        wav=directory("results/audio/{dataset}/wav/{shard}"),
+    params:
+        audio=config["audio"],
+    log:
+        "results/logs/audio/{dataset}/{shard}.log",
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    script:
+        "../../scripts/audio_shard.py"
+
+
+rule manifest:
+    input:
+        shard_paths("results/audio/{dataset}/shards/{shard}.parquet"),
+    output:
+        manifest="results/manifests/{dataset}.parquet",
+        rejected="results/manifests/{dataset}.rejected.csv",
+    log:
+        "results/logs/manifest/{dataset}.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/manifest.py"
