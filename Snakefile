@@ -1,4 +1,5 @@
 # Speech emotion recognition workflow. Entry point: `snakemake --cores N` (see README.md).
+# Target rules: audio, augment, features, train, evaluate, report, all (default).
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -10,16 +11,45 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/audio.smk"
+include: "workflow/rules/augment.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
-    input:
-        all_manifests(),
     default_target: True
+    input:
+        "results/report/index.html",
 
 
 rule audio:
     input:
         all_manifests(),
+
+
+rule augment:
+    input:
+        all_augment_tables(),
+
+
+rule features:
+    input:
+        all_feature_tables(),
+
+
+rule train:
+    input:
+        all_fold_models,
+
+
+rule evaluate:
+    input:
+        all_metrics(),
+        all_cross_metrics(),

@@ -1,4 +1,4 @@
-"""Decoding, probing and writing audio with the ffmpeg binary that ships in the imageio-ffmpeg wheel.
+"""Decoding, probing and writing audio with the ffmpeg binary of the imageio-ffmpeg wheel.
 
 Why ffmpeg for everything: one decoder and one resampler for every container (mp4, avi, flv, mkv,
 webm, wav, flac, mp3...), so a clip gives the same samples whatever it was stored in. The wheel has

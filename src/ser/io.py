@@ -21,6 +21,15 @@ import pyarrow.parquet as pq
 META_KEY = b"ser"
 
 
+def _file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()  # mkstemp makes 0600 files; outputs get the usual umask-based mode
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
@@ -30,6 +39,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -80,3 +90,17 @@ def read_meta(path: str | os.PathLike) -> dict:
     md = pq.read_schema(path).metadata or {}
     raw = md.get(META_KEY)
     return json.loads(raw) if raw else {}
+
+
+def concat_parquet(parts: list[Path], out: str | os.PathLike) -> None:
+    """Concatenate parquet files with the same columns into one (streamed, atomic)."""
+    schema = pq.read_schema(parts[0]) if parts else None
+    with atomic_path(out, suffix=".parquet") as tmp:
+        if schema is None:
+            pq.write_table(pa.table({}), tmp)
+            return
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for p in parts:
+                t = pq.read_table(p)
+                if t.num_rows:
+                    writer.write_table(t.cast(schema))

@@ -1,8 +1,8 @@
 """The audio stage: decode each raw file of a shard to a clean WAV and account for every file.
 
 One job handles one shard (a few dozen to a few hundred files), so a corpus of 10^4 clips stays a
-few hundred Snakemake jobs and a changed file redoes only its shard. Every file of the corpus ends up
-as one manifest row, `ok` with its WAV or `rejected` with the reason.
+few hundred Snakemake jobs and a changed file redoes only its shard. Every file of the corpus
+ends up as one manifest row, `ok` with its WAV or `rejected` with the reason.
 """
 
 from __future__ import annotations

@@ -124,7 +124,8 @@ class Plan:
         if self.is_audio(name):
             return sorted({e.speaker or "unknown" for e in self.entries(name) if e.reject is None})
         if self.fmt(name) == "merge":
-            return sorted(f"{s}:{spk}" for s in self.ds(name)["sources"] for spk in self.speakers(s))
+            return sorted(f"{s}:{spk}" for s in self.ds(name)["sources"]
+                          for spk in self.speakers(s))
         from ser.corpora import load_table
 
         ds = self.ds(name)
@@ -243,7 +244,8 @@ class Plan:
             if mc["arch"] in MATRIX_ARCHS and (len(fs) != 1 or not matrix):
                 raise ConfigError(f"models.{m}: arch {mc['arch']} needs features: logmel")
             if mc["arch"] not in MATRIX_ARCHS and matrix:
-                raise ConfigError(f"models.{m}: arch {mc['arch']} takes vector features, not logmel")
+                raise ConfigError(
+                    f"models.{m}: arch {mc['arch']} takes vector features, not logmel")
             for d in mc.get("datasets", []):
                 if d not in datasets:
                     raise ConfigError(f"models.{m}.datasets: unknown dataset {d!r}")

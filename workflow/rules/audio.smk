@@ -4,12 +4,12 @@
 checkpoint demo_corpus:
     output:
         directory("results/demo/{dataset}"),
-    params:
-        demo=lambda wc: plan.ds(wc.dataset)["demo"],
     log:
         "results/logs/demo_corpus/{dataset}.log",
     conda:
         CONDA_ENV
+    params:
+        demo=lambda wc: plan.ds(wc.dataset)["demo"],
     script:
         "../../scripts/demo_corpus.py"
 
@@ -20,15 +20,17 @@ rule audio_shard:
     output:
         table="results/audio/{dataset}/shards/{shard}.parquet",
         wav=directory("results/audio/{dataset}/wav/{shard}"),
-    params:
-        audio=config["audio"],
     log:
         "results/logs/audio/{dataset}/{shard}.log",
+    wildcard_constraints:
+        dataset=AUDIO_DS,
     conda:
         CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=60,
+    params:
+        audio=config["audio"],
     script:
         "../../scripts/audio_shard.py"
 
@@ -41,6 +43,8 @@ rule manifest:
         rejected="results/manifests/{dataset}.rejected.csv",
     log:
         "results/logs/manifest/{dataset}.log",
+    wildcard_constraints:
+        dataset=AUDIO_DS,
     conda:
         CONDA_ENV
     script:

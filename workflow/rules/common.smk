@@ -1,9 +1,9 @@
 # Shared wiring: the Plan (src/ser/plan.py) decides what exists; these helpers turn it into paths.
+import re
 import sys
 from pathlib import Path
 
 from ser.plan import ConfigError, Plan, format_snr
-
 
 try:
     plan = Plan(config)
@@ -12,16 +12,26 @@ except ConfigError as exc:
 
 
 wildcard_constraints:
-    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    model=r"[A-Za-z0-9][A-Za-z0-9_-]*",
     fs=r"[A-Za-z0-9_]+",
     shard=r"\d+",
     fold=r"\d+",
-    train=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    test=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    train=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    test=r"[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
 CONDA_ENV = "../../envs/ser.yaml"
+
+
+def one_of(names):
+    """Wildcard regex matching exactly these dataset names (never matches when empty)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+AUDIO_DS = one_of(plan.audio_datasets)
+TABLE_DS = one_of([d for d in plan.datasets if plan.fmt(d) == "table"])
+MERGE_DS = one_of([d for d in plan.datasets if plan.fmt(d) == "merge"])
 
 
 def ensure_corpus(dataset):
@@ -43,22 +53,27 @@ def shard_paths(pattern):
     return inner
 
 
+def dataset_folds(dataset):
+    """Fold numbers of a dataset (needs the corpus, hence the checkpoint for generated ones)."""
+    if plan.is_audio(dataset):
+        ensure_corpus(dataset)
+    elif plan.fmt(dataset) == "merge":
+        for src in plan.ds(dataset)["sources"]:
+            ensure_corpus(src)
+    return plan.folds(dataset)
+
+
 def fold_paths(pattern):
     def inner(wc):
-        ds = wc.dataset
-        if plan.is_audio(ds):
-            ensure_corpus(ds)
-        elif plan.fmt(ds) == "merge":
-            for src in plan.ds(ds)["sources"]:
-                ensure_corpus(src)
-        return expand(pattern, fold=plan.folds(ds), allow_missing=True, **wc)
+        return expand(pattern, fold=dataset_folds(wc.dataset), allow_missing=True, **wc)
 
     return inner
 
 
 def model_feature_tables(wc):
     return [
-        f"results/features/{wc.dataset}/{fs}.parquet" for fs in plan.model_features(wc.model)
+        f"results/features/{wc.dataset}/{fs}.parquet"
+        for fs in plan.model_features(wc.model)
     ]
 
 
@@ -72,7 +87,9 @@ def all_manifests():
 
 def all_feature_tables():
     return [
-        f"results/features/{d}/{fs}.parquet" for d in plan.datasets for fs in plan.feature_sets(d)
+        f"results/features/{d}/{fs}.parquet"
+        for d in plan.datasets
+        for fs in plan.feature_sets(d)
     ]
 
 
@@ -81,12 +98,9 @@ def all_augment_tables():
 
 
 def all_fold_models(wc):
-    out = []
-    for d, m in plan.pairs:
-        out += fold_paths("results/models/{dataset}/{model}/fold{fold}")(
-            Wildcards(fromdict={"dataset": d, "model": m})
-        )
-    return out
+    return [
+        f"results/models/{d}/{m}/fold{k}" for d, m in plan.pairs for k in dataset_folds(d)
+    ]
 
 
 def all_metrics():
@@ -95,3 +109,13 @@ def all_metrics():
 
 def all_cross_metrics():
     return [f"results/cross/{a}__{b}/{m}/metrics.json" for a, b, m in plan.cross]
+
+
+KERAS_ARCHS = ("conf_dnn", "dnn", "conv1d", "ensemble", "cnn", "lstm", "inception")
+
+
+def gpu_request(model):
+    """GPUs for a training job: 1 for Keras models when train.gpu is set (cluster runs)."""
+    return int(
+        bool(config["train"]["gpu"]) and plan.model(model)["arch"] in KERAS_ARCHS
+    )

@@ -1,0 +1,9 @@
+"""Snakemake adapter: exploratory figures of one corpus (ser.eda)."""
+from pathlib import Path
+
+from ser.eda import run_eda
+from ser.smk import run
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+run(sm, lambda: run_eda(Path(sm.input.manifest), Path(sm.output.figures), sm.wildcards.dataset,
+                        summary=Path(sm.output.summary)))

@@ -1,0 +1,10 @@
+"""Snakemake adapter: one feature set over one shard, clean and noisy rows (ser.features)."""
+from pathlib import Path
+
+from ser.features import run_features_shard
+from ser.smk import run
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+run(sm, lambda: run_features_shard(
+    Path(sm.input.clean), Path(sm.input.noisy), sm.wildcards.fs, Path(sm.output.table),
+    Path(sm.output.rejected), dataset=sm.wildcards.dataset, params=dict(sm.params.fs_params)))

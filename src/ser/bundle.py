@@ -1,0 +1,241 @@
+"""Model bundles: a trained model saved together with everything needed to feed it.
+
+A bundle folder holds ``model/`` (written by the model's own ``save``), ``bundle.json`` (labels,
+feature set, audio parameters, normalisation mode, training facts) and ``scaler.npz`` (arrays
+only, read with ``allow_pickle=False``). Keeping the scaler and label order next to the weights
+means ``ser predict`` cannot pair a model with the wrong preprocessing. Nothing is pickled.
+
+Scaler modes:
+
+- ``global``: per-feature standardisation with training statistics (for 3-D log-mel input,
+  per mel band over all frames);
+- ``speaker``: each speaker's clips are standardised with that speaker's own statistics, at
+  prediction time too (this assumes the speaker is known when predicting);
+- ``none``: features pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ser.splits import readable
+
+BUNDLE_FORMAT = 1
+SCALER_MODES = ("global", "speaker", "none")
+
+
+# --------------------------------------------------------------------------- scaler
+
+
+def _stat_axes(X: np.ndarray) -> tuple[int, ...]:
+    """Axes to pool over: rows for vectors, rows and frames for (n, frames, mels) matrices."""
+    if X.ndim < 2:
+        raise ValueError(f"features must be 2-D (n, d) or 3-D (n, frames, mels), got {X.shape}")
+    return tuple(range(X.ndim - 1))
+
+
+def _mean_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    axes = _stat_axes(X)
+    X64 = np.asarray(X, dtype=np.float64)
+    mean = X64.mean(axis=axes)
+    std = X64.std(axis=axes)
+    scale = np.where(std > 1e-12, std, 1.0)
+    return mean.astype(np.float64), scale.astype(np.float64)
+
+
+def fit_scaler(X: np.ndarray, mode: str = "global") -> dict[str, Any]:
+    """Statistics of the training part: ``{mean, scale, mode}`` (empty arrays unless global)."""
+    if mode not in SCALER_MODES:
+        raise ValueError(f"unknown normalize mode {mode!r}; choose one of {SCALER_MODES}")
+    if mode == "global":
+        mean, scale = _mean_scale(X)
+    else:
+        mean = scale = np.zeros(0, dtype=np.float64)
+    return {"mean": mean, "scale": scale, "mode": mode}
+
+
+def speaker_standardize(X: np.ndarray, speakers: Sequence[Any]) -> np.ndarray:
+    """Standardise each speaker's rows with that speaker's own mean and deviation."""
+    speakers = np.asarray([str(s) for s in speakers])
+    if len(speakers) != len(X):
+        raise ValueError(f"{len(speakers)} speakers for {len(X)} rows")
+    out = np.empty(X.shape, dtype=np.float32)
+    for spk in np.unique(speakers):
+        rows = speakers == spk
+        if rows.sum() < 2:
+            warnings.warn(
+                f"speaker {spk} has a single clip; speaker normalisation maps it to zeros",
+                stacklevel=2,
+            )
+        mean, scale = _mean_scale(X[rows])
+        out[rows] = (X[rows] - mean) / scale
+    return out
+
+
+def apply_scaler(
+    X: np.ndarray, scaler: dict[str, Any], speakers: Sequence[Any] | None = None
+) -> np.ndarray:
+    """Apply a fitted scaler; ``speaker`` mode needs the rows' speakers (else one speaker)."""
+    mode = str(scaler["mode"])
+    X = np.asarray(X, dtype=np.float32)
+    if mode == "none":
+        return X
+    if mode == "speaker":
+        if speakers is None:
+            speakers = ["?"] * len(X)
+        return speaker_standardize(X, speakers)
+    if mode != "global":
+        raise ValueError(f"unknown scaler mode {mode!r}")
+    mean = np.asarray(scaler["mean"])
+    scale = np.asarray(scaler["scale"])
+    if mean.shape != X.shape[-1:]:
+        raise ValueError(
+            f"scaler was fitted on {mean.shape[0] if mean.ndim else 0} features per row/band, "
+            f"got input of shape {X.shape}"
+        )
+    return ((X - mean) / scale).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- bundle
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: the model and the preprocessing it was trained with."""
+
+    path: Path
+    model: Any
+    labels: list[str]
+    scaler: dict[str, Any]
+    feature_set: dict[str, Any]
+    audio: dict[str, Any]
+    normalize: str
+    train_info: dict[str, Any] = field(default_factory=dict)
+
+    def transform(self, X: np.ndarray, speakers: Sequence[Any] | None = None) -> np.ndarray:
+        """Scale raw features exactly as the training part was scaled."""
+        return apply_scaler(X, self.scaler, speakers)
+
+    def predict(
+        self, X: np.ndarray, speakers: Sequence[Any] | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Class probabilities (columns in ``labels`` order) and the model's own confidence."""
+        Xs = self.transform(X, speakers)
+        probs = np.asarray(self.model.predict_proba(Xs), dtype=np.float64)
+        conf = self.model.confidence(Xs)
+        return probs, (None if conf is None else np.asarray(conf, dtype=np.float64))
+
+
+def save_bundle(
+    bundle_dir: Path | str,
+    model: Any,
+    *,
+    labels: Sequence[str],
+    scaler: dict[str, Any],
+    feature_set: dict[str, Any],
+    audio: dict[str, Any] | None = None,
+    normalize: str = "global",
+    train_info: dict[str, Any] | None = None,
+    history: Any = None,
+) -> Path:
+    """Write model, scaler and description into ``bundle_dir`` as one atomic step.
+
+    Everything is written into a temporary sibling folder which then replaces ``bundle_dir``,
+    so a crash never leaves a half-written bundle. ``history`` (a DataFrame) becomes
+    ``history.csv``.
+    """
+    bundle_dir = Path(bundle_dir)
+    bundle_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{bundle_dir.name}.", suffix=".tmp", dir=bundle_dir.parent)
+    )
+    try:
+        model.save(tmp / "model")
+        mode = str(scaler["mode"])
+        np.savez(
+            tmp / "scaler.npz",
+            mean=np.asarray(scaler.get("mean", np.zeros(0)), dtype=np.float64),
+            scale=np.asarray(scaler.get("scale", np.zeros(0)), dtype=np.float64),
+            mode=np.array(mode),
+        )
+        if history is not None:
+            history.to_csv(tmp / "history.csv", index=False)
+        doc = {
+            "format": BUNDLE_FORMAT,
+            "labels": [str(x) for x in labels],
+            "feature_set": feature_set,
+            "audio": audio or {},
+            "normalize": normalize,
+            "assumes_speaker_identity": normalize == "speaker",
+            "model": {
+                "arch": getattr(model, "arch", None),
+                "input_kind": getattr(model, "input_kind", None),
+            },
+            "train_info": train_info or {},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (tmp / "bundle.json").write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+        readable(tmp)  # mkdtemp makes a private (0700) folder
+        _replace_dir(tmp, bundle_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return bundle_dir
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move ``src`` onto ``dst``; an existing ``dst`` is moved aside first, then removed."""
+    old: Path | None = None
+    if dst.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
+        os.replace(dst, old / "x")
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in bundle.json")
+
+
+def load_bundle(bundle_dir: Path | str) -> Bundle:
+    """Load a bundle written by :func:`save_bundle` (JSON, npz without pickle, model files)."""
+    from ser import models
+
+    bundle_dir = Path(bundle_dir)
+    doc_path = bundle_dir / "bundle.json"
+    if not doc_path.is_file():
+        raise FileNotFoundError(f"{bundle_dir} is not a model bundle (no bundle.json)")
+    doc = json.loads(doc_path.read_text())
+    if doc.get("format") != BUNDLE_FORMAT:
+        raise ValueError(f"{bundle_dir}: unsupported bundle format {doc.get('format')!r}")
+    with np.load(bundle_dir / "scaler.npz", allow_pickle=False) as z:
+        scaler = {"mean": z["mean"], "scale": z["scale"], "mode": str(z["mode"])}
+    model = models.load(bundle_dir / "model")
+    return Bundle(
+        path=bundle_dir,
+        model=model,
+        labels=list(doc["labels"]),
+        scaler=scaler,
+        feature_set=doc.get("feature_set", {}),
+        audio=doc.get("audio", {}),
+        normalize=doc.get("normalize", scaler["mode"]),
+        train_info=doc.get("train_info", {}),
+    )

@@ -1,0 +1,480 @@
+"""Evaluation of per-fold test predictions: metrics.json, DVC tables and figures per model.
+
+Headline figures (accuracy, UAR, macro-F1, per-class recall, confusion) are computed on the
+CLEAN test rows only; noisy copies are reported separately per SNR (``by_snr``) so that noise
+robustness never inflates or deflates the headline. Calibration (ECE) uses the max class
+probability; out-of-distribution detection (``ood_auroc``) uses the model's confidence branch.
+All metric arithmetic is scikit-learn's; this module only selects rows and assembles results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ser.io import atomic_path
+from ser.io import write_text as write_text_atomic
+
+ECE_BINS = 15
+PREDICTION_COLUMNS = ("id", "source_id", "fold", "snr_db", "noise", "true", "predicted",
+                      "confidence")
+FIGURES = ("confusion.png", "confusion_norm.png", "snr.png", "curves.png", "reliability.png",
+           "per_class.png")
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def snr_key(snr: float) -> str:
+    """The canonical text form of an SNR (``20``, ``-5``, ``2.5``), as in noisy ids ``#snr20``."""
+    return f"{float(snr) + 0.0:g}"
+
+
+def describe_protocol(meta: dict[str, Any]) -> tuple[str, bool]:
+    """Protocol text and leaky flag from prediction metadata.
+
+    ``meta["protocol"]`` is the split's protocol record (dict with ``protocol``, ``leaky``,
+    ``smote``...; see ser.splits/ser.train) or a plain name. Leaky protocols say why in the text
+    (e.g. ``random (leaky: speakers shared; SMOTE before split)``) so that no table can show a
+    leaky figure without the warning next to it.
+    """
+    record = meta.get("protocol")
+    info: dict[str, Any] = dict(record) if isinstance(record, dict) else {"protocol": record}
+    protocol = str(info.get("protocol") or "unknown")
+    params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
+    smote = meta.get("smote") or info.get("smote") or params.get("smote")
+    base = protocol.split()[0].lower() if protocol.split() else ""
+    reasons = []
+    if base == "random":
+        reasons.append("speakers shared")
+    if smote == "before_split":
+        reasons.append("SMOTE before split")
+    leaky = bool(meta.get("leaky", False)) or bool(info.get("leaky", False)) or bool(reasons)
+    if leaky and "leaky" not in protocol.lower():
+        protocol = f"{protocol} (leaky: {'; '.join(reasons) or 'test data seen in training'})"
+    return protocol, leaky
+
+
+def _labels_of(series: pd.Series) -> np.ndarray:
+    return np.asarray(series.astype(str).to_numpy(), dtype=object)
+
+
+def _prob_columns(labels: Sequence[str]) -> list[str]:
+    return [f"prob_{label}" for label in labels]
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON types; NaN/inf become null (JSON has no NaN, and DVC would choke on it)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer, int)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    return obj
+
+
+def write_json_atomic(path: Path | str, data: Any) -> None:
+    """Write strict JSON (no NaN) atomically."""
+    text = json.dumps(_jsonable(data), indent=2, allow_nan=False, ensure_ascii=False)
+    write_text_atomic(path, text + "\n")
+
+
+# --------------------------------------------------------------------------- metric pieces
+
+
+def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """accuracy, UAR (sklearn balanced accuracy) and macro-F1 of one set of rows."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    with warnings.catch_warnings():
+        # "y_pred contains classes not in y_true": expected on small folds and cross-corpus.
+        warnings.simplefilter("ignore", UserWarning)
+        uar = balanced_accuracy_score(y_true, y_pred)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "uar": float(uar),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+    }
+
+
+def reliability_bins(
+    confidence: np.ndarray, correct: np.ndarray, n_bins: int = ECE_BINS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width confidence bin over [0, 1]: (mean confidence, accuracy, count).
+
+    Bins are right-closed, (k/n, (k+1)/n], as in Guo et al. (2017); confidence 0 joins the first
+    bin. Empty bins give NaN mean/accuracy and count 0.
+    """
+    conf = np.asarray(confidence, dtype=float)
+    corr = np.asarray(correct, dtype=float)
+    idx = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    counts = np.bincount(idx, minlength=n_bins).astype(float)
+    sum_conf = np.bincount(idx, weights=conf, minlength=n_bins)
+    sum_corr = np.bincount(idx, weights=corr, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.where(counts > 0, sum_conf / counts, np.nan)
+        acc = np.where(counts > 0, sum_corr / counts, np.nan)
+    return mean_conf, acc, counts
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, n_bins: int = ECE_BINS
+) -> float:
+    """ECE: count-weighted mean |accuracy - mean confidence| over equal-width bins."""
+    mean_conf, acc, counts = reliability_bins(confidence, correct, n_bins)
+    total = counts.sum()
+    if total == 0:
+        return float("nan")
+    ok = counts > 0
+    return float(np.sum(counts[ok] * np.abs(acc[ok] - mean_conf[ok])) / total)
+
+
+def ood_auroc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """AUROC of a score separating in-distribution (positive) from shifted (negative) clips."""
+    from sklearn.metrics import roc_auc_score
+
+    pos = np.asarray(positive, dtype=float)
+    neg = np.asarray(negative, dtype=float)
+    if pos.size == 0 or neg.size == 0:
+        return float("nan")
+    y = np.concatenate([np.ones(pos.size), np.zeros(neg.size)])
+    return float(roc_auc_score(y, np.concatenate([pos, neg])))
+
+
+def _max_prob(frame: pd.DataFrame, labels: Sequence[str]) -> np.ndarray | None:
+    """Max class probability per row, or None when the model gives no probabilities."""
+    cols = _prob_columns(labels)
+    if not all(c in frame.columns for c in cols):
+        return None
+    probs = frame[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    if probs.size and not np.isfinite(probs).all(axis=1).any():
+        return None
+    return probs.max(axis=1) if probs.size else np.zeros(0)
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as float array (NaN where absent or not a number)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _ood_aurocs(
+    score: np.ndarray,
+    pred: pd.DataFrame,
+    clean_mask: np.ndarray,
+    snr: np.ndarray,
+    other_score: np.ndarray | None,
+) -> dict[str, float]:
+    """AUROC of ``score`` for clean test clips (positive) against their copies at the lowest
+    SNR present (``noisy_0db``) and against another corpus' clean clips (``other_corpus``)."""
+    out: dict[str, float] = {}
+    finite = np.isfinite(score)
+    noisy = ~clean_mask & finite
+    if noisy.any() and "source_id" in pred.columns and "id" in pred.columns:
+        low = noisy & (snr == np.nanmin(snr[noisy]))
+        sources = pred.loc[low, "source_id"].astype(str).unique()
+        pos = clean_mask & finite & pred["id"].astype(str).isin(sources).to_numpy()
+        if pos.any():
+            out["noisy_0db"] = ood_auroc(score[pos], score[low])
+    if other_score is not None:
+        other = other_score[np.isfinite(other_score)]
+        pos = clean_mask & finite
+        if other.size and pos.any():
+            out["other_corpus"] = ood_auroc(score[pos], other)
+    return out
+
+
+def _check_columns(pred: pd.DataFrame) -> None:
+    missing = [c for c in ("true", "predicted", "snr_db") if c not in pred.columns]
+    if missing:
+        raise ValueError(f"prediction table lacks columns {missing}; see docs/architecture.md")
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def compute_metrics(
+    pred: pd.DataFrame, labels: list[str], *, ood_other: pd.DataFrame | None = None
+) -> dict:
+    """All evaluation figures of one prediction table (all folds), as a JSON-ready dict.
+
+    ``pred`` follows the prediction-table contract (docs/architecture.md); its ``attrs["ser"]``
+    metadata, when present, supplies protocol/leaky. ``ood_other``: the same model's predictions
+    on another corpus, for ``ood_auroc.other_corpus``.
+    """
+    from sklearn.metrics import confusion_matrix, recall_score
+
+    _check_columns(pred)
+    labels = [str(label) for label in labels]
+    meta = pred.attrs.get("ser", {}) if isinstance(pred.attrs.get("ser"), dict) else {}
+    protocol, leaky = describe_protocol(meta)
+
+    snr = pd.to_numeric(pred["snr_db"], errors="coerce")
+    clean_mask = snr.isna().to_numpy()
+    clean = pred[clean_mask]
+    noisy = pred[~clean_mask]
+    if clean.empty:
+        raise ValueError("no clean test rows (snr_db null): headline metrics are undefined")
+
+    y_true, y_pred = _labels_of(clean["true"]), _labels_of(clean["predicted"])
+    # Labels outside the model's list (e.g. a cross-corpus label) are kept, never dropped.
+    extra = sorted((set(y_true) | set(y_pred)) - set(labels))
+    all_labels = labels + extra
+
+    result: dict[str, Any] = {"labels": labels}
+    result.update(_scores(y_true, y_pred))
+    recalls = recall_score(y_true, y_pred, labels=all_labels, average=None,
+                           zero_division=np.nan)
+    present = set(y_true)
+    result["per_class"] = {
+        lab: (float(r) if lab in present else None)
+        for lab, r in zip(all_labels, recalls, strict=True)
+        if lab in labels or lab in present
+    }
+    result["labels_in_test"] = [lab for lab in all_labels if lab in present]
+    result["n_test"] = int(len(clean))
+    result["n_test_noisy"] = int(len(noisy))
+    result["protocol"] = protocol
+    result["leaky"] = leaky
+
+    # Per fold (clean rows), then mean and sample std over folds.
+    folds = []
+    fold_col = clean["fold"] if "fold" in clean.columns else pd.Series(0, index=clean.index)
+    for fold, rows in clean.groupby(fold_col.to_numpy(), sort=True):
+        scores = _scores(_labels_of(rows["true"]), _labels_of(rows["predicted"]))
+        folds.append({"fold": int(fold), **scores, "n_test": int(len(rows))})
+    result["folds"] = folds
+    keys = ("accuracy", "uar", "macro_f1")
+    table = np.array([[f[k] for k in keys] for f in folds], dtype=float)
+    result["folds_mean"] = {k: float(v) for k, v in zip(keys, table.mean(axis=0), strict=True)}
+    std = table.std(axis=0, ddof=1) if len(folds) > 1 else np.zeros(len(keys))
+    result["folds_std"] = {k: float(v) for k, v in zip(keys, std, strict=True)}
+
+    # Accuracy and UAR per SNR: clean first, then decreasing SNR.
+    by_snr = {"clean": result["accuracy"]}
+    by_snr_uar = {"clean": result["uar"]}
+    by_noise: dict[str, dict[str, float]] = {}
+    noisy_snr = snr[~clean_mask]
+    for value in sorted(noisy_snr.unique(), reverse=True):
+        rows = noisy[(noisy_snr == value).to_numpy()]
+        scores = _scores(_labels_of(rows["true"]), _labels_of(rows["predicted"]))
+        by_snr[snr_key(value)] = scores["accuracy"]
+        by_snr_uar[snr_key(value)] = scores["uar"]
+        if "noise" in rows.columns:
+            for kind, sub in rows.groupby(rows["noise"].astype(str).to_numpy(), sort=True):
+                acc = _scores(_labels_of(sub["true"]), _labels_of(sub["predicted"]))["accuracy"]
+                by_noise.setdefault(str(kind), {})[snr_key(value)] = acc
+    result["by_snr"] = by_snr
+    result["by_snr_uar"] = by_snr_uar
+    if by_noise:
+        result["by_noise"] = by_noise
+
+    matrix = confusion_matrix(y_true, y_pred, labels=all_labels)
+    result["confusion"] = {"labels": all_labels, "matrix": matrix.tolist()}
+
+    # Calibration over max class probability (clean rows).
+    maxprob = _max_prob(pred, labels)
+    if maxprob is not None:
+        finite = np.isfinite(maxprob) & clean_mask
+        correct = (_labels_of(pred["true"]) == _labels_of(pred["predicted"]))
+        if finite.any():
+            result["ece"] = expected_calibration_error(maxprob[finite], correct[finite])
+
+    # OOD detection with the confidence column: the model's confidence branch, or (ser.train
+    # writes this for models without one; metadata confidence="max_prob") the max probability.
+    # For a confidence branch the max probability is reported beside it as the baseline.
+    conf = _numeric(pred, "confidence")
+    if np.isfinite(conf).any():
+        conf_kind = str(meta.get("confidence") or "model")
+        other = other_max = other_conf = None
+        if ood_other is not None and len(ood_other):
+            other = ood_other[np.isnan(_numeric(ood_other, "snr_db"))]
+            other_conf = _numeric(other, "confidence")
+            other_max = _max_prob(other, labels)
+        snr_values = snr.to_numpy(dtype=float)
+        ood = _ood_aurocs(conf, pred, clean_mask, snr_values, other_conf)
+        result["ood_score"] = conf_kind
+        if ood:
+            result["ood_auroc"] = ood
+        if "noisy_0db" in ood:
+            result["ood_noisy_snr_db"] = float(np.nanmin(snr_values[~clean_mask]))
+        if conf_kind != "max_prob" and maxprob is not None:
+            baseline = _ood_aurocs(maxprob, pred, clean_mask, snr_values, other_max)
+            if baseline:
+                result["ood_auroc_maxprob"] = baseline
+    return result
+
+
+def read_predictions(path: Path | str) -> pd.DataFrame:
+    """A prediction parquet as a DataFrame with its ``ser`` metadata in ``attrs["ser"]``.
+
+    Tables without metadata get labels from their ``prob_<label>`` columns (in column order).
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(b"ser")
+    meta = json.loads(raw) if raw else {}
+    frame = table.to_pandas()
+    if not meta.get("labels"):
+        meta["labels"] = [c[len("prob_"):] for c in frame.columns if c.startswith("prob_")]
+    frame.attrs["ser"] = meta
+    return frame
+
+
+def _write_parquet_atomic(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    metadata = dict(table.schema.metadata or {})
+    metadata[b"ser"] = json.dumps(_jsonable(meta)).encode()
+    table = table.replace_schema_metadata(metadata)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _fold_number(path: Path, default: int) -> int:
+    for part in reversed(path.parts):
+        match = re.fullmatch(r"fold(\d+)(?:\.\w+)?", part)
+        if match:
+            return int(match.group(1))
+    return default
+
+
+def _read_histories(histories: Sequence[Path]) -> dict[int, pd.DataFrame]:
+    """fold -> training history; paths that do not exist (non-Keras models) are skipped."""
+    out: dict[int, pd.DataFrame] = {}
+    for i, path in enumerate(histories):
+        path = Path(path)
+        if path.is_file() and path.stat().st_size > 0:
+            frame = pd.read_csv(path)
+            if len(frame):
+                out[_fold_number(path, i)] = frame
+    return out
+
+
+def _classification_report(pred: pd.DataFrame, labels: list[str], header: str) -> str:
+    from sklearn.metrics import classification_report
+
+    snr = pd.to_numeric(pred["snr_db"], errors="coerce")
+    parts = [header, ""]
+    for name, rows in (("clean test clips", pred[snr.isna().to_numpy()]),
+                       ("noisy copies, all SNRs pooled", pred[snr.notna().to_numpy()])):
+        if rows.empty:
+            continue
+        y_true, y_pred = _labels_of(rows["true"]), _labels_of(rows["predicted"])
+        extra = sorted((set(y_true) | set(y_pred)) - set(labels))
+        report = classification_report(y_true, y_pred, labels=labels + extra, digits=3,
+                                       zero_division=0)
+        parts += [f"{name} (n={len(rows)}):", report]
+    return "\n".join(parts)
+
+
+def evaluate_model(
+    fold_predictions: Sequence[Path],
+    histories: Sequence[Path],
+    out_dir: Path,
+    *,
+    ood_other: Sequence[Path] = (),
+) -> dict:
+    """Evaluate one dataset x model from its per-fold prediction tables; write every artefact.
+
+    Writes (atomically) into ``out_dir``: metrics.json, predictions.parquet (all folds),
+    confusion.csv (actual,predicted per clean test clip, for DVC's confusion template), snr.csv,
+    classification_report.txt and the figures in :data:`FIGURES`. ``histories`` are per-fold
+    history.csv files (may be empty for models not trained by epochs); ``ood_other`` optional
+    prediction tables of the same model on another corpus. Returns the metrics dict.
+    """
+    from ser import plots
+
+    if not fold_predictions:
+        raise ValueError("evaluate_model needs at least one fold prediction table")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = [read_predictions(p) for p in fold_predictions]
+    meta = dict(frames[0].attrs["ser"])
+    labels = [str(x) for x in meta["labels"]]
+    for path, frame in zip(fold_predictions, frames, strict=True):
+        if [str(x) for x in frame.attrs["ser"]["labels"]] != labels:
+            raise ValueError(f"{path}: labels {frame.attrs['ser']['labels']} differ from {labels}")
+    pred = pd.concat(frames, ignore_index=True)
+    sort_cols = [c for c in ("fold", "id") if c in pred.columns]
+    if sort_cols:
+        pred = pred.sort_values(sort_cols, kind="stable", ignore_index=True)
+    pred.attrs["ser"] = meta
+    other = None
+    if ood_other:
+        other = pd.concat([read_predictions(p) for p in ood_other], ignore_index=True)
+
+    metrics = compute_metrics(pred, labels, ood_other=other)
+    dataset = str(meta.get("dataset") or out_dir.parent.name)
+    model = str(meta.get("model") or out_dir.name)
+    arch = str(meta.get("arch") or "")
+    info: dict[str, Any] = {"dataset": dataset, "model": model, "arch": arch}
+    for key in ("features", "feature_set", "train_dataset", "test_dataset", "normalize"):
+        if key in meta:
+            info[key] = meta[key]
+    if isinstance(meta.get("params"), dict) and "features" not in info:
+        feats = meta["params"].get("features") or meta["params"].get("feature_set")
+        if feats:
+            info["features"] = feats
+    metrics = {**info, **metrics}
+    folds_used = sorted({int(f) for f in pred["fold"]}) if "fold" in pred else []
+
+    # Tables.
+    _write_parquet_atomic(pred, out_dir / "predictions.parquet", {**meta, "folds": folds_used})
+    snr = pd.to_numeric(pred["snr_db"], errors="coerce")
+    clean = pred[snr.isna().to_numpy()]
+    confusion = pd.DataFrame({"actual": clean["true"].astype(str).to_numpy(),
+                              "predicted": clean["predicted"].astype(str).to_numpy()})
+    write_text_atomic(out_dir / "confusion.csv", confusion.to_csv(index=False))
+    snr_rows = [(k, metrics["by_snr"][k], metrics["by_snr_uar"][k])
+                for k in sorted((k for k in metrics["by_snr"] if k != "clean"), key=float)]
+    snr_rows.append(("clean", metrics["by_snr"]["clean"], metrics["by_snr_uar"]["clean"]))
+    snr_table = pd.DataFrame(snr_rows, columns=["snr", "accuracy", "uar"])
+    write_text_atomic(out_dir / "snr.csv", snr_table.to_csv(index=False, float_format="%.6g"))
+    header = (f"dataset: {dataset}   model: {model}   arch: {arch or '-'}\n"
+              f"protocol: {metrics['protocol']}\n"
+              f"folds: {', '.join(map(str, folds_used)) or '-'}")
+    write_text_atomic(out_dir / "classification_report.txt",
+                      _classification_report(pred, labels, header))
+
+    # Figures.
+    title = f"{dataset} / {model}" + (" [leaky]" if metrics["leaky"] else "")
+    conf_labels = metrics["confusion"]["labels"]
+    matrix = np.asarray(metrics["confusion"]["matrix"])
+    plots.plot_confusion(matrix, conf_labels, title, out_dir / "confusion.png")
+    plots.plot_confusion(matrix, conf_labels, title, out_dir / "confusion_norm.png",
+                         normalize=True)
+    plots.plot_snr(snr_rows, title, out_dir / "snr.png", chance=1.0 / max(1, len(labels)))
+    plots.plot_curves(_read_histories(histories), title, out_dir / "curves.png",
+                      arch=arch or model)
+    bins = None
+    maxprob = _max_prob(clean, labels)
+    if maxprob is not None and np.isfinite(maxprob).any():
+        ok = np.isfinite(maxprob)
+        correct = (_labels_of(clean["true"]) == _labels_of(clean["predicted"]))[ok]
+        bins = reliability_bins(maxprob[ok], correct)
+    plots.plot_reliability(bins, title, out_dir / "reliability.png", ece=metrics.get("ece"))
+    plots.plot_per_class(metrics["per_class"], title, out_dir / "per_class.png")
+
+    write_json_atomic(out_dir / "metrics.json", metrics)
+    return _jsonable(metrics)
