@@ -22,6 +22,7 @@ def test_shard_count_is_power_of_two_and_stable():
     assert shard_count(64, 64) == 1
     assert shard_count(65, 64) == 2
     assert shard_count(480, 64) == 8
+    assert shard_count(480, 128) == 4
     assert shard_count(12000, 64) == 256
     assert shard_count(12000, 64, override=10) == 10
     rels = [f"Actor_{a:02d}/clip{i}.wav" for a in range(8) for i in range(60)]

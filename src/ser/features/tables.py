@@ -1,0 +1,265 @@
+"""Feature tables: one parquet per shard and feature set, combined into one per corpus.
+
+Why shards: a job extracts one shard (clean clips + their noisy copies), one clip at a time, so
+memory is bounded by one shard's features; `combine_shards` streams the shard files into a single
+parquet (one row group per shard) without holding more than one shard in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ser.io import META_KEY, atomic_path
+
+META_COLUMNS = ["id", "source_id", "dataset", "speaker", "label", "snr_db", "noise"]
+REJECTED_COLUMNS = ["id", "source_id", "snr_db", "feature_set", "reason"]
+MATRIX_COLUMN = "logmel"
+
+REJECTED_SCHEMA = pa.schema([("id", pa.string()), ("source_id", pa.string()),
+                             ("snr_db", pa.float64()), ("feature_set", pa.string()),
+                             ("reason", pa.string())])
+_META_FIELDS = [("id", pa.string()), ("source_id", pa.string()), ("dataset", pa.string()),
+                ("speaker", pa.string()), ("label", pa.string()), ("snr_db", pa.float64()),
+                ("noise", pa.string())]
+
+
+def _feature_set(name: str):
+    from ser.features import get_feature_set
+
+    return get_feature_set(name)
+
+
+def table_schema(fs, params: dict[str, Any]) -> pa.Schema:
+    """Arrow schema of a feature table (metadata columns, then features)."""
+    fields = list(_META_FIELDS)
+    if fs.kind == "functionals":
+        fields += [(c, pa.float32()) for c in fs.columns(params)]
+    else:
+        frames, bins = fs.shape(params)
+        fields.append((MATRIX_COLUMN, pa.list_(pa.float16(), frames * bins)))
+    return pa.schema(fields)
+
+
+def _ser_meta(fs, params: dict[str, Any], dataset: str, sample_rate: int | None) -> dict:
+    meta: dict[str, Any] = {"feature_set": fs.name, "kind": fs.kind, "params": params,
+                            "dataset": dataset, "sample_rate": sample_rate}
+    if fs.kind == "functionals":
+        meta["columns"] = fs.columns(params)
+    else:
+        meta["shape"] = fs.shape(params)
+        meta["column"] = MATRIX_COLUMN
+        meta["storage"] = "float16"
+    meta["versions"] = fs.versions()
+    return meta
+
+
+def _with_meta(schema: pa.Schema, meta: dict) -> pa.Schema:
+    return schema.with_metadata({META_KEY: json.dumps(meta).encode()})
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp)
+
+
+def _jobs(clean_manifest: Path, noisy_table: Path | None) -> tuple[list[dict], list[dict]]:
+    """Rows to extract (clean clip, then its noisy copies) and rows rejected before extraction."""
+    man = pd.read_parquet(clean_manifest)
+    need = {"id", "speaker", "label", "status", "wav"}
+    missing = sorted(need - set(man.columns))
+    if missing:
+        raise ValueError(f"{clean_manifest}: manifest lacks columns {missing}")
+    ok = man[man["status"] == "ok"]
+    jobs: list[dict] = []
+    rejected: list[dict] = []
+    by_source: dict[str, list[dict]] = {}
+    if noisy_table is not None:
+        noisy = pd.read_parquet(noisy_table)
+        ok_ids = set(map(str, ok["id"]))
+        for r in noisy[noisy["status"] == "ok"].to_dict("records"):
+            row = {"id": str(r["id"]), "source_id": str(r["source_id"]),
+                   "snr_db": float(r["snr_db"]),
+                   "noise": None if pd.isna(r["noise"]) else str(r["noise"]), "wav": r["wav"]}
+            if row["source_id"] not in ok_ids:
+                rejected.append({**row, "reason": "noisy copy of a clip that is not ok in the "
+                                 "clean manifest"})
+            else:
+                by_source.setdefault(row["source_id"], []).append(row)
+    for r in ok.to_dict("records"):
+        base = {"source_id": str(r["id"]), "dataset": None,
+                "speaker": None if pd.isna(r["speaker"]) else str(r["speaker"]),
+                "label": None if pd.isna(r["label"]) else str(r["label"])}
+        jobs.append({**base, "id": str(r["id"]), "snr_db": None, "noise": None, "wav": r["wav"]})
+        for n in by_source.get(str(r["id"]), []):
+            jobs.append({**base, **n})
+    return jobs, rejected
+
+
+def run_features_shard(clean_manifest: Path, noisy_table: Path | None, feature_set: str,
+                       out: Path, rejected_out: Path, *, dataset: str,
+                       params: dict | None = None) -> None:
+    """Extract `feature_set` for the ok clean clips of a shard and their ok noisy copies.
+
+    Rows whose WAV cannot be read or whose features are NaN/inf go to `rejected_out` with the
+    reason; both files are always written (possibly empty, with the full schema)."""
+    import soundfile as sf
+
+    fs = _feature_set(feature_set)
+    resolved = fs.resolve(params)
+    extract = fs.extractor(resolved)
+    jobs, pre_rejected = _jobs(Path(clean_manifest), Path(noisy_table) if noisy_table else None)
+    rejected = [{"id": r["id"], "source_id": r["source_id"], "snr_db": r["snr_db"],
+                 "feature_set": fs.name, "reason": r["reason"]} for r in pre_rejected]
+    meta_rows: list[dict] = []
+    feats: list[np.ndarray] = []
+    sample_rate: int | None = None
+    t0 = time.monotonic()
+    for i, job in enumerate(jobs, 1):
+        try:
+            if job["wav"] is None or (isinstance(job["wav"], float) and np.isnan(job["wav"])):
+                raise ValueError("no WAV path")
+            y, sr = sf.read(str(job["wav"]), dtype="float32", always_2d=False)
+            if sample_rate is None:
+                sample_rate = int(sr)
+            elif sr != sample_rate:
+                raise ValueError(f"WAV is {sr} Hz, the shard's clips are {sample_rate} Hz")
+            x = extract(y, sr)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a listed rejection
+            rejected.append({"id": job["id"], "source_id": job["source_id"],
+                             "snr_db": job["snr_db"], "feature_set": fs.name,
+                             "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        meta_rows.append({k: job[k] for k in META_COLUMNS if k != "dataset"})
+        feats.append(x)
+        if i % 100 == 0 or i == len(jobs):
+            print(f"[features {fs.name} {Path(out).name}] {i}/{len(jobs)} clips "
+                  f"({i / max(time.monotonic() - t0, 1e-9):.1f}/s)", file=sys.stderr, flush=True)
+
+    schema = table_schema(fs, resolved)
+    n = len(meta_rows)
+    arrays: list[pa.Array] = [
+        pa.array([r["id"] for r in meta_rows], pa.string()),
+        pa.array([r["source_id"] for r in meta_rows], pa.string()),
+        pa.array([dataset] * n, pa.string()),
+        pa.array([r["speaker"] for r in meta_rows], pa.string()),
+        pa.array([r["label"] for r in meta_rows], pa.string()),
+        pa.array([r["snr_db"] for r in meta_rows], pa.float64()),
+        pa.array([r["noise"] for r in meta_rows], pa.string()),
+    ]
+    if fs.kind == "functionals":
+        d = len(schema) - len(_META_FIELDS)
+        x = np.vstack(feats).astype(np.float32) if feats else np.zeros((0, d), np.float32)
+        arrays += [pa.array(x[:, j]) for j in range(d)]
+    else:
+        frames, bins = fs.shape(resolved)
+        flat = (np.stack(feats).astype(np.float16).ravel() if feats
+                else np.zeros(0, np.float16))
+        arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float16()),
+                                                        frames * bins))
+    meta = _ser_meta(fs, resolved, dataset, sample_rate)
+    meta["n_rows"], meta["n_rejected"] = n, len(rejected)
+    _write(pa.Table.from_arrays(arrays, schema=_with_meta(schema, meta)), Path(out))
+    rej = pd.DataFrame(rejected, columns=REJECTED_COLUMNS)
+    _write(pa.Table.from_pandas(rej, schema=REJECTED_SCHEMA, preserve_index=False)
+           .replace_schema_metadata({META_KEY: json.dumps(
+               {"feature_set": fs.name, "dataset": dataset}).encode()}), Path(rejected_out))
+
+
+def _shard_meta(path: Path) -> tuple[pa.Schema, dict]:
+    schema = pq.read_schema(path)
+    raw = (schema.metadata or {}).get(META_KEY)
+    if not raw:
+        raise ValueError(f"{path} is not a feature table (no `ser` schema metadata)")
+    return schema.remove_metadata(), json.loads(raw)
+
+
+_MUST_AGREE = ("feature_set", "kind", "params", "dataset", "columns", "shape", "versions")
+
+
+def combine_shards(shards: Sequence[Path], out: Path, rejected_shards: Sequence[Path],
+                   rejected_out: Path) -> None:
+    """Stream shard tables into one parquet (one row group per non-empty shard) and the shards'
+    rejections into `rejected_out`. Raises ValueError when no row is left."""
+    shards = [Path(s) for s in shards]
+    if not shards:
+        raise ValueError("combine_shards: no shard given")
+    schema, meta = _shard_meta(shards[0])
+    rates: set[int] = set()
+    n_rows = 0
+    for s in shards:
+        sch, m = _shard_meta(s)
+        for key in _MUST_AGREE:
+            if m.get(key) != meta.get(key):
+                raise ValueError(f"{s}: `{key}` differs from {shards[0]} "
+                                 f"({m.get(key)!r} != {meta.get(key)!r})")
+        if not sch.equals(schema):
+            raise ValueError(f"{s}: columns differ from {shards[0]}")
+        if m.get("sample_rate") is not None:
+            rates.add(int(m["sample_rate"]))
+        n_rows += pq.ParquetFile(s).metadata.num_rows
+    if len(rates) > 1:
+        raise ValueError(f"shards disagree on sample rate: {sorted(rates)}")
+
+    rej_tables = [pq.read_table(r).select(REJECTED_COLUMNS).cast(REJECTED_SCHEMA)
+                  for r in rejected_shards]
+    rej = (pa.concat_tables(rej_tables) if rej_tables else REJECTED_SCHEMA.empty_table())
+    dataset, fs_name = meta.get("dataset"), meta.get("feature_set")
+    _write(rej.replace_schema_metadata({META_KEY: json.dumps(
+        {"feature_set": fs_name, "dataset": dataset}).encode()}), Path(rejected_out))
+    if n_rows == 0:
+        reasons = pd.Series(rej.column("reason").to_pylist()).value_counts().head(3)
+        top = "; ".join(f"{k} (x{v})" for k, v in reasons.items())
+        raise ValueError(f"no usable clip in {dataset} for feature set {fs_name}: "
+                         f"{rej.num_rows} rejected" + (f"; most common: {top}" if top else ""))
+
+    meta = {**meta, "sample_rate": rates.pop() if rates else None, "n_rows": n_rows,
+            "n_rejected": rej.num_rows, "n_shards": len(shards)}
+    out_schema = _with_meta(schema, meta)
+    with atomic_path(out, suffix=".parquet") as tmp:
+        with pq.ParquetWriter(tmp, out_schema) as writer:
+            for s in shards:
+                t = pq.read_table(s)
+                if t.num_rows:
+                    writer.write_table(t.replace_schema_metadata(out_schema.metadata),
+                                       row_group_size=t.num_rows)
+                del t
+
+
+def read_features(path: Path, columns_only: bool = False
+                  ) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """Read a feature table: (row metadata frame, X float32, `ser` metadata).
+
+    X is (n, d) for functionals and (n, frames, n_mels) for matrix sets. With `columns_only`,
+    only the metadata columns are read and X is an empty (n, 0) array (cheap for splitting)."""
+    pf = pq.ParquetFile(path)
+    raw = (pf.schema_arrow.metadata or {}).get(META_KEY)
+    if not raw:
+        raise ValueError(f"{path} is not a feature table (no `ser` schema metadata)")
+    meta = json.loads(raw)
+    if columns_only:
+        table = pf.read(columns=META_COLUMNS)
+        return table.to_pandas(), np.zeros((table.num_rows, 0), np.float32), meta
+    table = pf.read()
+    n = table.num_rows
+    df = table.select(META_COLUMNS).to_pandas()
+    if meta["kind"] == "functionals":
+        cols = meta["columns"]
+        x = np.empty((n, len(cols)), dtype=np.float32)
+        for j, c in enumerate(cols):
+            x[:, j] = table.column(c).to_numpy()
+    else:
+        frames, bins = meta["shape"]
+        col = table.column(meta.get("column", MATRIX_COLUMN)).combine_chunks()
+        x = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+        x = x.reshape(n, frames, bins)
+    return df, x, meta
