@@ -45,5 +45,11 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix src scripts tests bench
 	$(BIN)/snakefmt Snakefile workflow/rules
 
+bench: $(STAMP)
+	$(BIN)/python bench/features.py
+	$(BIN)/python bench/predict.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/accuracy.py
+
 clean:
 	rm -rf results .snakemake

@@ -99,7 +99,9 @@ def all_augment_tables():
 
 def all_fold_models(wc):
     return [
-        f"results/models/{d}/{m}/fold{k}" for d, m in plan.pairs for k in dataset_folds(d)
+        f"results/models/{d}/{m}/fold{k}"
+        for d, m in plan.pairs
+        for k in dataset_folds(d)
     ]
 
 
