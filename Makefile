@@ -8,14 +8,19 @@ CORES ?= all
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
+export DVC_NO_ANALYTICS := 1
+REMOTE ?= $(abspath ../ser-dvc-remote)
 
-.PHONY: setup demo test test-fast lint fmt test-cluster test-dvc bench clean help
+.PHONY: setup demo test test-fast lint fmt test-cluster test-dvc bench clean help remote push pull
 
 help:
 	@echo "make demo          set up .venv and run the whole workflow on the embedded demo corpus"
 	@echo "make test          set up .venv and run the test suite"
 	@echo "make lint          ruff, snakefmt --check, snakemake --lint"
+	@echo "make test-dvc      DVC round trips (repro, push/pull, exp run) in temporary repositories"
 	@echo "make test-cluster  run the demo workflow on a real single-node SLURM (root, apt)"
+	@echo "make remote        configure a local-folder DVC remote (REMOTE=$(REMOTE))"
+	@echo "make push / pull   dvc push / dvc pull, marking pulled results up to date for Snakemake"
 	@echo "make bench         run the benchmarks in bench/"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -31,10 +36,13 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not dvc"
+
+test-dvc: $(STAMP)
+	$(BIN)/python -m pytest -q -m dvc tests/test_dvc.py
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not dvc"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests bench
@@ -50,6 +58,21 @@ bench: $(STAMP)
 	$(BIN)/python bench/predict.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/accuracy.py
+
+remote: $(STAMP)
+	mkdir -p "$(REMOTE)"
+	$(BIN)/dvc remote add --default --force local "$(REMOTE)"
+
+push: $(STAMP)
+	@$(BIN)/dvc status --quiet || { $(BIN)/dvc status; echo "error: workspace differs from dvc.lock: run dvc repro (and commit dvc.lock) first"; exit 1; }
+	$(BIN)/dvc push
+
+# After a pull every restored file has a new mtime; mark results up to date for Snakemake, but only
+# when DVC confirms that code, config, raw data and outputs all match dvc.lock.
+pull: $(STAMP)
+	$(BIN)/dvc pull
+	@if $(BIN)/dvc status --quiet; then $(BIN)/snakemake --cores $(CORES) --touch --forceall; \
+	else $(BIN)/dvc status; echo "workspace differs from dvc.lock: not marking results up to date"; exit 1; fi
 
 clean:
 	rm -rf results .snakemake
