@@ -17,9 +17,6 @@ Scaler modes:
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -28,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from ser.splits import readable
 
 BUNDLE_FORMAT = 1
 SCALER_MODES = ("global", "speaker", "none")
@@ -155,12 +150,10 @@ def save_bundle(
     so a crash never leaves a half-written bundle. ``history`` (a DataFrame) becomes
     ``history.csv``.
     """
+    from ser.io import atomic_dir, jsonable
+
     bundle_dir = Path(bundle_dir)
-    bundle_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(
-        tempfile.mkdtemp(prefix=f".{bundle_dir.name}.", suffix=".tmp", dir=bundle_dir.parent)
-    )
-    try:
+    with atomic_dir(bundle_dir) as tmp:
         model.save(tmp / "model")
         mode = str(scaler["mode"])
         np.savez(
@@ -185,34 +178,8 @@ def save_bundle(
             "train_info": train_info or {},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        (tmp / "bundle.json").write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
-        readable(tmp)  # mkdtemp makes a private (0700) folder
-        _replace_dir(tmp, bundle_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        (tmp / "bundle.json").write_text(json.dumps(doc, indent=2, default=jsonable) + "\n")
     return bundle_dir
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` onto ``dst``; an existing ``dst`` is moved aside first, then removed."""
-    old: Path | None = None
-    if dst.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
-        os.replace(dst, old / "x")
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in bundle.json")
 
 
 def load_bundle(bundle_dir: Path | str) -> Bundle:

@@ -9,25 +9,29 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # pandas/pyarrow load lazily: ser.models uses atomic_path and stays light
+    import pandas as pd
+    import pyarrow as pa
 
 META_KEY = b"ser"
 
 
-def _file_mode() -> int:
+def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
 
 
-FILE_MODE = _file_mode()  # mkstemp makes 0600 files; outputs get the usual umask-based mode
+# mkstemp / mkdtemp make private (0600 / 0700) entries; outputs get the usual umask-based modes
+_UMASK = _umask()
+FILE_MODE = 0o666 & ~_UMASK
+DIR_MODE = 0o777 & ~_UMASK
 
 
 @contextlib.contextmanager
@@ -45,6 +49,35 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside `path`; move it onto `path` only if the block succeeds.
+
+    An existing `path` is moved aside first, then removed; on failure the temporary folder goes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, DIR_MODE)
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move ``src`` onto ``dst``; an existing ``dst`` is moved aside first, then removed."""
+    old: Path | None = None
+    if dst.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".old", dir=dst.parent))
+        os.replace(dst, old / "x")
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write a text file atomically."""
     with atomic_path(path) as tmp:
@@ -53,10 +86,11 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write JSON atomically, pretty-printed so diffs (and `dvc metrics diff`) stay readable."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=jsonable) + "\n")
 
 
-def _jsonable(x: Any) -> Any:
+def jsonable(x: Any) -> Any:
+    """`json.dumps` default: numpy scalars -> Python scalars, arrays -> lists, paths -> str."""
     import numpy as np
 
     if isinstance(x, np.generic):
@@ -71,13 +105,16 @@ def _jsonable(x: Any) -> Any:
 def table_with_meta(table: pa.Table, meta: Mapping[str, Any]) -> pa.Table:
     """Attach `meta` as JSON under the schema metadata key `ser`."""
     existing = dict(table.schema.metadata or {})
-    existing[META_KEY] = json.dumps(meta, default=_jsonable).encode()
+    existing[META_KEY] = json.dumps(meta, default=jsonable).encode()
     return table.replace_schema_metadata(existing)
 
 
 def write_parquet(df: pd.DataFrame | pa.Table, path: str | os.PathLike,
                   meta: Mapping[str, Any] | None = None) -> None:
     """Write a DataFrame or Arrow table to parquet atomically, with optional `ser` metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     if meta is not None:
         table = table_with_meta(table, meta)
@@ -87,6 +124,8 @@ def write_parquet(df: pd.DataFrame | pa.Table, path: str | os.PathLike,
 
 def read_meta(path: str | os.PathLike) -> dict:
     """The `ser` metadata of a parquet file ({} when absent)."""
+    import pyarrow.parquet as pq
+
     md = pq.read_schema(path).metadata or {}
     raw = md.get(META_KEY)
     return json.loads(raw) if raw else {}
@@ -94,6 +133,9 @@ def read_meta(path: str | os.PathLike) -> dict:
 
 def concat_parquet(parts: list[Path], out: str | os.PathLike) -> None:
     """Concatenate parquet files with the same columns into one (streamed, atomic)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     schema = pq.read_schema(parts[0]) if parts else None
     with atomic_path(out, suffix=".parquet") as tmp:
         if schema is None:

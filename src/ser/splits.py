@@ -12,7 +12,6 @@ protocols ``holdout_speakers`` and ``random``) carry fold ``-1`` (:data:`NEVER_T
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -268,24 +267,7 @@ def save_splits(df: pd.DataFrame, path: Path | str, protocol_info: dict[str, Any
     info["folds"] = max(int(info.get("folds") or 0), int(df["fold"].max()) + 1 if len(df) else 0)
     frame = df[SPLIT_COLUMNS].reset_index(drop=True)
     frame.attrs = {}
-    write_parquet(frame, path, json.loads(json.dumps(info, default=_json_default)))
-    readable(path)
-
-
-def readable(path: Path | str) -> None:
-    """Give a file written through a private temp file the usual umask-based permissions."""
-    mask = os.umask(0)
-    os.umask(mask)
-    is_dir = Path(path).is_dir()
-    os.chmod(path, (0o777 if is_dir else 0o666) & ~mask)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in split metadata")
+    write_parquet(frame, path, info)
 
 
 def load_splits(path: Path | str) -> pd.DataFrame:

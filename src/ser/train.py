@@ -13,7 +13,6 @@ Outputs per fold: a bundle (:mod:`ser.bundle`) and a prediction table with colum
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import random
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ser.bundle import Bundle, apply_scaler, fit_scaler, save_bundle, speaker_standardize
-from ser.splits import NEVER_TEST, load_splits, readable
+from ser.splits import NEVER_TEST, load_splits
 
 log = logging.getLogger(__name__)
 
@@ -560,18 +559,7 @@ def write_predictions(df: pd.DataFrame, path: PathLike, info: dict[str, Any]) ->
     """Write a prediction table atomically with ``info`` as schema metadata ``ser`` (JSON)."""
     from ser.io import write_parquet
 
-    write_parquet(df, path, json.loads(json.dumps(info, default=_json_default)))
-    readable(path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+    write_parquet(df, path, info)
 
 
 def predict_frame(bundle: Bundle, meta_df: pd.DataFrame, X: np.ndarray) -> pd.DataFrame:

@@ -33,7 +33,6 @@ rule train_fold:
         mem_mb=4000,
         runtime=240,
         gpu=lambda wc: gpu_request(wc.model),
-        slurm_extra=lambda wc: "--gres=gpu:1" if gpu_request(wc.model) else "",
     params:
         model=lambda wc: plan.model(wc.model),
         split=lambda wc: plan.split_cfg(wc.dataset),
@@ -66,7 +65,6 @@ rule cross_corpus:
         mem_mb=4000,
         runtime=240,
         gpu=lambda wc: gpu_request(wc.model),
-        slurm_extra=lambda wc: "--gres=gpu:1" if gpu_request(wc.model) else "",
     params:
         model=lambda wc: plan.model(wc.model),
         train=config["train"],

@@ -7,16 +7,14 @@ Heavy libraries are never imported at module level here.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
+
+from ser.io import atomic_path  # noqa: F401 (re-exported for the model families)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,25 +53,6 @@ class Model(Protocol):
 
 
 # --------------------------------------------------------------------------- file helpers
-
-
-@contextlib.contextmanager
-def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside `target`; move it onto `target` only if the block succeeds.
-
-    `suffix` lets writers that infer the format from the extension (Keras, XGBoost) see it.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:

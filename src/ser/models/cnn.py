@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ser.models.keras_base import KerasModel, custom_objects
+from ser.models.keras_base import MatrixKerasModel, custom_objects
 
 
-class CNN(KerasModel):
+class CNN(MatrixKerasModel):
     """Shallow CNN over (frames, mels)."""
 
     arch: ClassVar[str] = "cnn"
-    input_kind: ClassVar[str] = "matrix"
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "epochs": 50,
-        "batch_size": 32,
-        "learning_rate": 1e-3,
-        "patience": 8,
+        **MatrixKerasModel.DEFAULTS,
         "filters": [16, 32, 64],
         "dropout": 0.3,
         "specaugment": False,
@@ -33,7 +29,7 @@ class CNN(KerasModel):
         p = self.params
         layers = keras.layers
         frames, mels = self.input_shape
-        inputs = keras.Input(shape=self.input_shape, name="logmel")
+        inputs = self._logmel_input(keras)
         x = layers.Reshape((frames, mels, 1), name="to_image")(inputs)
         if p["specaugment"]:
             x = custom_objects()["SpecAugment"](seed=self.seed, name="specaugment")(x)

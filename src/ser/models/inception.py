@@ -13,21 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ser.models.keras_base import KerasModel
+from ser.models.keras_base import MatrixKerasModel
 
 MIN_SIDE = 75
 
 
-class Inception(KerasModel):
+class Inception(MatrixKerasModel):
     """InceptionV3 base + new softmax head."""
 
     arch: ClassVar[str] = "inception"
-    input_kind: ClassVar[str] = "matrix"
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "epochs": 50,
-        "batch_size": 32,
-        "learning_rate": 1e-3,
-        "patience": 8,
+        **MatrixKerasModel.DEFAULTS,
         "weights": None,
         "freeze_base": None,
         "image_size": None,
@@ -75,7 +71,7 @@ class Inception(KerasModel):
         layers = keras.layers
         height, width = self.image_size()
         frames, mels = self.input_shape
-        inputs = keras.Input(shape=self.input_shape, name="logmel")
+        inputs = self._logmel_input(keras)
         x = layers.Reshape((frames, mels, 1), name="to_image")(inputs)
         if (height, width) != (frames, mels):
             x = layers.Resizing(height, width, name="resize")(x)

@@ -324,6 +324,17 @@ class KerasModel(BaseModel):
         )
 
 
+class MatrixKerasModel(KerasModel):
+    """Keras families over log-mel matrices (frames, mels): their input kind, defaults, input."""
+
+    input_kind: ClassVar[str] = "matrix"
+    DEFAULTS: ClassVar[dict[str, Any]] = {**KerasModel.DEFAULTS, "epochs": 50, "patience": 8}
+
+    def _logmel_input(self, keras: Any) -> Any:
+        """The network's (frames, mels) input layer."""
+        return keras.Input(shape=self.input_shape, name="logmel")
+
+
 def history_frame(history: dict[str, list[float]]) -> pd.DataFrame:
     """Keras History dict -> one row per epoch (1-based) with the standard columns first."""
     import pandas as pd

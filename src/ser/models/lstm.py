@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ser.models.keras_base import KerasModel
+from ser.models.keras_base import MatrixKerasModel
 
 
-class LSTM(KerasModel):
+class LSTM(MatrixKerasModel):
     """Stacked (optionally bidirectional) LSTM over frames."""
 
     arch: ClassVar[str] = "lstm"
-    input_kind: ClassVar[str] = "matrix"
     DEFAULTS: ClassVar[dict[str, Any]] = {
-        "epochs": 50,
-        "batch_size": 32,
-        "learning_rate": 1e-3,
-        "patience": 8,
+        **MatrixKerasModel.DEFAULTS,
         "units": 128,
         "layers": 2,
         "bidirectional": False,
@@ -33,7 +29,7 @@ class LSTM(KerasModel):
         n_layers = int(p["layers"])
         if n_layers < 1:
             raise ValueError(f"lstm: layers must be >= 1, got {n_layers}")
-        inputs = keras.Input(shape=self.input_shape, name="logmel")
+        inputs = self._logmel_input(keras)
         x = inputs
         for i in range(1, n_layers + 1):
             rnn = layers.LSTM(int(p["units"]), return_sequences=i < n_layers, name=f"lstm_{i}")
