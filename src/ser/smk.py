@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+# TensorFlow's C++ info lines (oneDNN notices, ...) would drown the progress lines in every log
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 class _Tee(io.TextIOBase):
