@@ -275,3 +275,22 @@ def test_real_speech_is09(tmp_path: Path) -> None:
     for row, wav in zip(x, _wav_of(df, (man, noisy)), strict=True):
         np.testing.assert_allclose(row, smile.process_file(wav).to_numpy()[0],
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_spectral_stats_is_mean_and_std_of_frame_features():
+    import librosa
+
+    from ser.features import FEATURE_SETS, extract_signal
+
+    sr = 16000
+    t = np.arange(sr) / sr
+    y = (0.3 * np.sin(2 * np.pi * 220 * t * (1 + 0.2 * t))).astype(np.float32)
+    v = extract_signal("spectral_stats", y, sr)
+    assert v.shape == (288,) and np.isfinite(v).all()
+    assert len(FEATURE_SETS["spectral_stats"].columns()) == 288
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=512, hop_length=160, win_length=400,
+                                         n_mels=64, fmin=20, fmax=8000)
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=40)
+    np.testing.assert_allclose(v[:64], np.log(mel + 1e-6).mean(1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(v[128:168], mfcc.mean(1), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(v[-40:], librosa.feature.delta(mfcc).std(1), rtol=1e-5, atol=1e-4)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 AUDIO_FORMATS = ("ravdess", "cremad", "tess", "savee", "rml", "emodb", "urdu", "folders")
-VECTOR_SETS = ("is09_emotion", "egemaps", "compare", "emobase", "mfcc40")
+VECTOR_SETS = ("is09_emotion", "egemaps", "compare", "emobase", "mfcc40", "spectral_stats")
 MATRIX_SETS = ("logmel",)
 MATRIX_ARCHS = ("cnn", "lstm", "inception")
 

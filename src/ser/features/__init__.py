@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ser.features.base import FeatureSet, prepare_signal
-from ser.features.librosa_sets import LOGMEL, MFCC40
+from ser.features.librosa_sets import LOGMEL, MFCC40, SPECTRAL_STATS
 from ser.features.opensmile_sets import COMPARE, EGEMAPS, EMOBASE, IS09
 from ser.features.tables import (
     META_COLUMNS,
@@ -23,7 +23,7 @@ from ser.features.tables import (
 )
 
 FEATURE_SETS: dict[str, FeatureSet] = {
-    fs.name: fs for fs in (IS09, EGEMAPS, COMPARE, EMOBASE, MFCC40, LOGMEL)
+    fs.name: fs for fs in (IS09, EGEMAPS, COMPARE, EMOBASE, MFCC40, SPECTRAL_STATS, LOGMEL)
 }
 
 
