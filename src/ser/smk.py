@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
 # TensorFlow's C++ info lines (oneDNN notices, ...) would drown the progress lines in every log
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
