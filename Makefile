@@ -59,6 +59,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/accuracy.py
 
+# Needs root (apt-get installs slurmctld, slurmd, munge): see tests/cluster/README.md
+test-cluster: $(STAMP)
+	tests/cluster/run_cluster_test.sh
+
 remote: $(STAMP)
 	mkdir -p "$(REMOTE)"
 	$(BIN)/dvc remote add --default --force local "$(REMOTE)"
