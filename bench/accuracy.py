@@ -26,7 +26,7 @@ BASELINE = ("ravdess", "egemaps_lr")
 
 def chosen_params(pred_file: Path) -> dict:
     meta = json.loads((pq.read_schema(pred_file).metadata or {}).get(b"ser", b"{}"))
-    return meta.get("chosen_params") or meta.get("params") or {}
+    return meta.get("chosen_params") or {}  # only what inner CV chose; the rest is the config
 
 
 def main() -> int:
