@@ -12,4 +12,4 @@ a = sm.params.audio
 run(sm, lambda: run_audio_shard(
     plan.shard_entries(ds, shard), [e.rel for e in plan.entries(ds)], shard,
     Path(sm.output.table), Path(sm.output.wav), sample_rate=a["sample_rate"],
-    min_duration=a["min_duration"], silence_dbfs=a["silence_dbfs"]))
+    min_duration=a["min_duration"], silence_dbfs=a["silence_dbfs"], trim_db=a.get("trim_db")))

@@ -151,3 +151,19 @@ def test_no_usable_clip_is_a_clear_error(tmp_path):
     run_audio_shard(entries, [e.rel for e in entries], 0, tmp_path / "0.parquet", tmp_path / "w")
     with pytest.raises(ValueError, match="no usable clip in dataset 'x'"):
         combine_manifests([tmp_path / "0.parquet"], tmp_path / "m.parquet", "x")
+
+
+def test_trim_silence_cuts_quiet_ends_and_is_checked():
+    sr = 16000
+    rng = np.random.default_rng(0)
+    speech = (0.3 * rng.standard_normal(sr)).astype(np.float32)
+    quiet = (1e-4 * rng.standard_normal(sr)).astype(np.float32)
+    x = np.concatenate([quiet, speech, quiet])
+    y = audio.prepare_signal(x, sr, min_duration=0.3, trim_db=30)
+    assert abs(y.size / sr - 1.0) < 0.05
+    assert audio.prepare_signal(x, sr, min_duration=0.3).size == x.size  # no trim by default
+    blip = np.concatenate([quiet, speech[:1600], quiet])
+    with pytest.raises(audio.AudioError, match="too short after trimming"):
+        audio.prepare_signal(blip, sr, min_duration=0.3, trim_db=30)
+    with pytest.raises(audio.AudioError, match="digital silence"):
+        audio.prepare_signal(np.zeros(sr, np.float32), sr, min_duration=0.3, trim_db=30)

@@ -134,6 +134,34 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return signal, int(sr)
 
 
+def trim_silence(signal: np.ndarray, sample_rate: int, top_db: float) -> np.ndarray:
+    """Cut leading and trailing parts quieter than the clip's peak level minus `top_db` dB
+    (25 ms frames, 10 ms hop). Acted corpora carry about a second of silence at each end, which
+    dilutes utterance-level statistics; trimming it helped every model measured."""
+    import librosa
+
+    frame, hop = int(0.025 * sample_rate), int(0.010 * sample_rate)
+    trimmed, _ = librosa.effects.trim(signal, top_db=float(top_db), frame_length=frame,
+                                      hop_length=hop)
+    return np.ascontiguousarray(trimmed, dtype=np.float32)
+
+
+def prepare_signal(signal: np.ndarray, sample_rate: int, *, min_duration: float,
+                   silence_dbfs: float = -60.0, trim_db: float | None = None) -> np.ndarray:
+    """The checks (and optional silence trimming) every decoded clip goes through, in the audio
+    stage and in `ser predict` alike; raises AudioError with the reason for a clip to reject."""
+    reason = check_signal(signal, sample_rate, min_duration=min_duration,
+                          silence_dbfs=silence_dbfs)
+    if reason:
+        raise AudioError(reason)
+    if trim_db is not None:
+        signal = trim_silence(signal, sample_rate, trim_db)
+        if signal.size / sample_rate < min_duration:
+            raise AudioError(f"too short after trimming silence: {signal.size / sample_rate:.2f}"
+                             f" s < min_duration {min_duration:g} s")
+    return signal
+
+
 def check_signal(signal: np.ndarray, sample_rate: int, *, min_duration: float,
                  silence_dbfs: float = -60.0) -> str | None:
     """Return a rejection reason for a decoded clip, or None when it is usable."""

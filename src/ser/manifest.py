@@ -38,7 +38,7 @@ def clip_ids(rels: Sequence[str]) -> dict[str, str]:
 
 def run_audio_shard(entries: Sequence, all_rels: Sequence[str], shard: int, out_table: Path,
                     wav_dir: Path, *, sample_rate: int = 16000, min_duration: float = 0.3,
-                    silence_dbfs: float = -60.0) -> pd.DataFrame:
+                    silence_dbfs: float = -60.0, trim_db: float | None = None) -> pd.DataFrame:
     """Decode the entries of one shard to `wav_dir/{id}.wav`; write the shard's manifest rows."""
     ids = clip_ids(all_rels)
     wav_dir = Path(wav_dir)
@@ -64,10 +64,8 @@ def run_audio_shard(entries: Sequence, all_rels: Sequence[str], shard: int, out_
                 row["sample_rate"], row["channels"] = info.sample_rate, info.channels
                 signal = audio.decode(e.path, sample_rate)
                 row["duration"] = round(signal.size / sample_rate, 4)
-                reason = audio.check_signal(signal, sample_rate, min_duration=min_duration,
-                                            silence_dbfs=silence_dbfs)
-                if reason:
-                    raise audio.AudioError(reason)
+                signal = audio.prepare_signal(signal, sample_rate, min_duration=min_duration,
+                                              silence_dbfs=silence_dbfs, trim_db=trim_db)
                 wav = wav_dir / f"{cid}.wav"
                 audio.write_wav(wav, signal, sample_rate)
                 row.update(status="ok", reason=None, wav=str(wav))

@@ -38,7 +38,8 @@ import numpy as np
 Spec = tuple[tuple[str, str], ...]
 """A bundle's feature set as ((name, params JSON), ...): one part, or the parts of a fusion."""
 
-DEFAULT_AUDIO = {"sample_rate": 16000, "min_duration": 0.3, "silence_dbfs": -60.0}
+DEFAULT_AUDIO = {"sample_rate": 16000, "min_duration": 0.3, "silence_dbfs": -60.0,
+                 "trim_db": None}
 
 MODEL_DIR_HELP = (
     "MODEL_DIR must be a trained model folder written by the workflow: either "
@@ -205,11 +206,10 @@ def load_signal(path: str | os.PathLike, audio: dict[str, Any]) -> np.ndarray:
         if not info.has_audio:
             raise au.AudioError("no audio stream") from exc
         raise
-    reason = au.check_signal(signal, sr, min_duration=float(audio["min_duration"]),
-                             silence_dbfs=float(audio["silence_dbfs"]))
-    if reason:
-        raise au.AudioError(reason)
-    return signal
+    trim_db = audio.get("trim_db")
+    return au.prepare_signal(signal, sr, min_duration=float(audio["min_duration"]),
+                             silence_dbfs=float(audio["silence_dbfs"]),
+                             trim_db=None if trim_db is None else float(trim_db))
 
 
 def featurise(path: str, audio: dict[str, Any], specs: Sequence[Spec]) -> Featurised:
@@ -433,12 +433,14 @@ class Predictor:
             a.update({k: v for k, v in (doc.get("audio") or {}).items()
                       if k in DEFAULT_AUDIO and v is not None})
             params.append(a)
-        rates = {int(a["sample_rate"]) for a in params}
-        if len(rates) > 1:
-            raise UsageError(f"bundles in {self.model_dir} disagree on the sample rate "
-                             f"({sorted(rates)}); predict with one of them (--fold)")
-        return {"sample_rate": rates.pop(), "min_duration": float(params[0]["min_duration"]),
-                "silence_dbfs": float(params[0]["silence_dbfs"])}
+        for key in ("sample_rate", "trim_db"):
+            values = {a[key] for a in params}
+            if len(values) > 1:
+                raise UsageError(f"bundles in {self.model_dir} disagree on audio.{key} "
+                                 f"({sorted(values, key=str)}); predict with one of them (--fold)")
+        return {"sample_rate": int(params[0]["sample_rate"]),
+                "min_duration": float(params[0]["min_duration"]),
+                "silence_dbfs": float(params[0]["silence_dbfs"]), "trim_db": params[0]["trim_db"]}
 
     @property
     def feature_set_names(self) -> list[str]:
