@@ -64,7 +64,8 @@ def main() -> int:
     for r in sorted(rows, key=lambda r: (r["dataset"], -r["uar"])):
         ratio = f"{r['uar'] / base:>11.2f}" if base else f"{'-':>11}"
         per_fold = " ".join(f"{u:.2f}" for u in r["per_fold"])
-        params = "; ".join(",".join(f"{k}={v}" for k, v in p.items()) for p in r["params"]) or "-"
+        params = ("; ".join(",".join(f"{k}={v}" for k, v in p.items()) for p in r["params"])
+                  if any(r["params"]) else "-")
         print(f"{r['dataset']:<12}{r['model']:<17}{r['uar']:>9.3f} ± {r['std']:.3f}{ratio}  "
               f"{per_fold}  {params}  {', '.join(r['tags'])}")
     honest = [r for r in rows if not r["tags"]]
