@@ -49,7 +49,10 @@ from ser.bundle import load_bundle
 from ser.predict import find_bundles
 dirs = find_bundles(sys.argv[1])
 t1 = time.perf_counter()
-import tensorflow
+keras = {"conf_dnn", "dnn", "conv1d", "ensemble", "cnn", "lstm", "inception"}
+archs = {json.load(open(os.path.join(b, "bundle.json")))["model"]["arch"] for b in dirs}
+if archs & keras:  # only Keras bundles need TensorFlow; counted apart to show its share
+    import tensorflow  # noqa: F401
 t2 = time.perf_counter()
 bundles = [load_bundle(b) for b in dirs]
 t3 = time.perf_counter()
