@@ -166,14 +166,13 @@ class Plan:
         return merged
 
     def n_folds(self, name: str) -> int:
+        from ser.splits import n_folds  # the split stage's own rule, so the two cannot disagree
+
         s = self.split_cfg(name)
-        if s["protocol"] in ("holdout_speakers", "random"):
-            return 1
-        if s["protocol"] == "loso":
-            return len(self.speakers(name))
-        if s.get("fold_speakers"):
-            return len(s["fold_speakers"])
-        return int(s["folds"])
+        speakers = self.speakers(name) if s["protocol"] == "loso" else None
+        return n_folds(s["protocol"], speakers, int(s["folds"]),
+                       fold_speakers=s.get("fold_speakers"),
+                       holdout_speakers=s.get("holdout_speakers"))
 
     def folds(self, name: str) -> list[int]:
         return list(range(self.n_folds(name)))

@@ -18,9 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ser.corpora import CANONICAL
+from ser.features.tables import META_COLUMNS
 from ser.io import META_KEY, atomic_path, read_meta, write_parquet
-
-META_COLUMNS = ["id", "source_id", "dataset", "speaker", "label", "snr_db", "noise"]
 
 
 # ---------------------------------------------------------------------------- table datasets
