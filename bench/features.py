@@ -7,15 +7,15 @@ what running shard jobs in parallel buys.
     python bench/features.py [--feature-set is09_emotion] [--data ../shared/data/ravdess-dev]
 
 Steps: write a config for the RAVDESS dev subset in a temporary folder; build `audio` + `augment`
-there (not timed); then time
+there (not timed); then time, in `--repeat` interleaved rounds,
   (a)  openSMILE in-process (`Smile.process_signal`, one Smile) over the same clean + noisy signals
        the workflow extracts, already decoded in memory (for librosa sets: the ser extractor);
   (a2) the ser extractor in-process over the same signals (library overhead, for reference);
   (b)  `snakemake features --cores 1 --forcerun features_shard features_table`;
   (c)  the same with `--cores 2`.
 Wall seconds decide the ratios; CPU seconds (user + sys, all child processes) are printed too,
-since on a shared machine wall time also measures the neighbours. Each of (a)-(c) runs `--repeat`
-times and the fastest run counts.
+since on a shared machine wall time also measures the neighbours. The fastest of the `--repeat`
+runs (default 2) of each counts.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,12 +92,6 @@ def in_process(feature_set: str, signals: list, reference: bool) -> tuple[float,
     return time.perf_counter() - t0, time.process_time() - cpu0, out
 
 
-def best(runs: int, fn: Callable[[], tuple]) -> tuple:
-    """Fastest of `runs` calls (by wall time)."""
-    results = [fn() for _ in range(runs)]
-    return min(results, key=lambda r: r[0])
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="RAVDESS-layout folder")
@@ -106,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard-size", type=int, default=64, help="audio.shard_size of the run")
     ap.add_argument("--snr-db", type=float, nargs="+", default=[20, 10, 0])
     ap.add_argument("--noise", nargs="+", default=["white", "pink", "babble"])
-    ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (fastest counts)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per measurement (fastest counts)")
     ap.add_argument("--workdir", type=Path, help="keep the run here (default: temporary)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = ap.parse_args(argv)
@@ -142,13 +135,18 @@ def main(argv: list[str] | None = None) -> int:
         signals = [sf.read(p, dtype="float32") for p in paths]
         n = len(signals)
         print(f"{n} signals decoded in memory; timing...", flush=True)
-        a = best(args.repeat, lambda: in_process(args.feature_set, signals, reference=True))
-        a2 = best(args.repeat, lambda: in_process(args.feature_set, signals, reference=False))
         force = ["--forcerun", "features_shard", "features_table"]
-        b = best(args.repeat, lambda: snakemake(work, config, 1, ["features"], force,
-                                                log=work / "features-cores1.log"))
-        c = best(args.repeat, lambda: snakemake(work, config, 2, ["features"], force,
-                                                log=work / "features-cores2.log"))
+        runs: dict[str, list[tuple]] = {"a": [], "a2": [], "b": [], "c": []}
+        for k in range(args.repeat):  # rounds interleave a, a2, b, c: drift hits all alike
+            runs["a"].append(in_process(args.feature_set, signals, reference=True))
+            runs["a2"].append(in_process(args.feature_set, signals, reference=False))
+            runs["b"].append(snakemake(work, config, 1, ["features"], force,
+                                       log=work / "features-cores1.log"))
+            runs["c"].append(snakemake(work, config, 2, ["features"], force,
+                                       log=work / "features-cores2.log"))
+            print(f"round {k + 1}/{args.repeat}: " + ", ".join(
+                f"{key} {r[-1][0]:.1f} s" for key, r in runs.items()), flush=True)
+        a, a2, b, c = (min(runs[key], key=lambda r: r[0]) for key in ("a", "a2", "b", "c"))
 
         table = work / "results" / "features" / DATASET / f"{args.feature_set}.parquet"
         meta_df, x, _ = read_features(table)
@@ -157,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         ref = [by_path[str(work / wavs[i])] for i in meta_df["id"]]
         import numpy as np
 
-        same = len(meta_df) == n and np.allclose(np.asarray(ref, np.float32).reshape(x.shape),
-                                                 x, rtol=1e-5, atol=1e-5)
+        ref_x = np.asarray(ref, np.float32).reshape(x.shape)
+        same = len(meta_df) == n and np.allclose(ref_x, x, rtol=1e-5, atol=1e-5)
+        max_diff = float(np.max(np.abs(ref_x - x))) if len(meta_df) == n and n else float("nan")
 
         rows = [("a) openSMILE in-process" if hasattr(FEATURE_SETS[args.feature_set], "smile_set")
                  else "a) extractor in-process", a), ("a2) ser extractor in-process", a2),
@@ -174,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"c/b speed-up         {speedup:.2f} (target >= 1.7: "
               f"{'met' if speedup >= 1.7 else 'NOT met'})")
         print(f"b/a CPU ratio        {a[1] / b[1]:.2f}; workflow table equals in-process "
-              f"values: {'yes' if same else 'NO'}")
+              f"values: {'yes' if same else 'NO'} (max |diff| {max_diff:.3g})")
         load_end = os.getloadavg()[0]
         if max(load, load_end) > (os.cpu_count() or 1):
             print(f"warning: load average {max(load, load_end):.1f} exceeds the CPU count; "
@@ -186,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 "runs": {k: {"wall_s": r[0], "cpu_s": r[1], "clips_per_s": n / r[0]}
                          for k, r in zip("a a2 b c".split(), (a, a2, b, c), strict=True)},
                 "ratio_b_over_a": ratio, "speedup_c_over_b": speedup, "values_equal": bool(same),
+                "max_abs_diff": max_diff, "repeat": args.repeat,
             }, indent=2))
     finally:
         if not args.workdir:

@@ -294,3 +294,40 @@ def test_spectral_stats_is_mean_and_std_of_frame_features():
     np.testing.assert_allclose(v[:64], np.log(mel + 1e-6).mean(1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(v[128:168], mfcc.mean(1), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(v[-40:], librosa.feature.delta(mfcc).std(1), rtol=1e-5, atol=1e-4)
+
+
+def test_audobject_cache_seed_matches_the_real_lookup() -> None:
+    """The shortcut that spares Smile() its metadata scan must give audobject the same answer."""
+    from importlib.metadata import packages_distributions
+
+    from audobject.core import utils
+
+    from ser.features.opensmile_sets import _seed_audobject_cache
+
+    _seed_audobject_cache()
+    assert utils.PACKAGES_DISTRIBUTIONS["opensmile"] == packages_distributions()["opensmile"]
+
+
+@pytest.mark.parametrize("name", ["is09_emotion", "egemaps"])
+def test_reused_smile_equals_a_fresh_instance_per_clip(name: str, monkeypatch) -> None:
+    """One openSMILE instance reset between clips (the fast path) gives exactly what a fresh
+    `Smile.process_signal` gives per clip, across lengths, rates, a renewal and a failed clip."""
+    import opensmile
+
+    from ser.features.opensmile_sets import PEAK, _ReusedSmile
+
+    monkeypatch.setattr(_ReusedSmile, "RENEW", 3)
+    fs = FEATURE_SETS[name]
+    extract = fs.extractor()
+    ref = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, fs.smile_set),
+                          feature_level=opensmile.FeatureLevel.Functionals)
+    clips = [(voiced(120 + 20 * i, 0.6 + 0.4 * i, i), SR) for i in range(5)]
+    clips.insert(2, (voiced(200, 1.2, 9)[::2].copy(), 8000))  # another rate in between
+    clips.insert(4, (np.zeros(10, np.float32), SR))  # too short: openSMILE yields no frame
+    for y, sr in clips:
+        if y.size == 10:
+            with pytest.raises(ValueError):
+                extract(y, sr)
+            continue
+        want = ref.process_signal(np.clip(y, -1.0, PEAK), sr).to_numpy(dtype=np.float32)[0]
+        np.testing.assert_array_equal(extract(y, sr), want)
