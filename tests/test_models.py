@@ -123,6 +123,18 @@ def test_fit_predict_save_load_round_trip(
 
     out = tmp_path / "model"
     model.save(out)
+    keras_members = (model.members if arch == "ensemble" else
+                     [model] if isinstance(model, KerasModel) else [])
+    if keras_members:  # from here on predictions run through the verified LiteRT copy
+        for m in keras_members:
+            assert m.litert_info is not None
+            assert m.litert_info["exported"] is (arch != "lstm"), m.litert_info
+            assert (m.lite is not None) is m.litert_info["exported"]
+        saved = model.predict_proba(X)
+        np.testing.assert_allclose(saved, proba, rtol=0, atol=1e-5)
+        proba = saved
+        if conf is not None:
+            conf = model.confidence(X)
     meta = json.loads((out / "model.json").read_text())
     assert meta["arch"] == arch
     assert meta["input_shape"] == list(shape)
@@ -332,3 +344,68 @@ def test_input_kind_and_load_errors(tmp_path: Path) -> None:
     assert {cls.input_kind for cls in ARCHS.values()} == {"vector", "matrix"}
     with pytest.raises(FileNotFoundError, match="model.json"):
         load(tmp_path)
+
+
+# --------------------------------------------------------------------------- LiteRT runtime
+
+
+@pytest.fixture(scope="module")
+def saved_conv1d(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A small trained conv1d saved once: (model dir, X, Keras probabilities before saving)."""
+    shape, params = CASES["conv1d"]
+    X, y = make_data(shape)
+    model = build("conv1d", shape, N_CLASSES, params, seed=3)
+    model.fit(X, y)
+    keras_proba = model.predict_proba(X)
+    out = tmp_path_factory.mktemp("litert") / "conv1d"
+    model.save(out)
+    return out, X, keras_proba
+
+
+def test_runtime_choice_on_load(saved_conv1d: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    out, X, keras_proba = saved_conv1d
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["litert"]["exported"] is True
+    assert meta["litert"]["max_abs_diff_on_probe"] <= 1e-5
+    auto, lite, keras = load(out), load(out, "litert"), load(out, "keras")
+    assert auto.lite is not None and auto.net is None and lite.lite is not None
+    assert keras.lite is None and keras.net is not None
+    np.testing.assert_array_equal(auto.predict_proba(X), lite.predict_proba(X))
+    np.testing.assert_array_equal(keras.predict_proba(X), keras_proba)
+    np.testing.assert_allclose(auto.predict_proba(X), keras_proba, rtol=0, atol=1e-5)
+    # batch size does not change a row's numbers (prediction batches differ from evaluation's)
+    np.testing.assert_array_equal(auto.predict_proba(X[:5]), auto.predict_proba(X)[:5])
+    with pytest.raises(RuntimeError, match="runtime='keras'"):
+        auto.count_params()
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        load(out, "onnx")
+
+
+def test_litert_load_needs_no_tensorflow(saved_conv1d: tuple[Path, np.ndarray, np.ndarray],
+                                         tmp_path: Path) -> None:
+    """The point of the LiteRT copy: a fresh process predicts without importing TensorFlow."""
+    import subprocess
+    import sys
+
+    out, X, _ = saved_conv1d
+    np.save(tmp_path / "X.npy", X)
+    code = ("import sys, numpy as np\nfrom ser.models import load\n"
+            f"m = load({str(out)!r})\np = m.predict_proba(np.load({str(tmp_path / 'X.npy')!r}))\n"
+            "print(p.shape, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert res.stdout.split("\n")[0] == f"({len(X)}, {N_CLASSES}) False False"
+
+
+def test_lstm_stays_on_keras_and_says_why(tmp_path: Path) -> None:
+    shape, params = CASES["lstm"]
+    X, y = make_data(shape, n=12)
+    model = build("lstm", shape, N_CLASSES, {**params, "epochs": 1}, seed=0)
+    model.fit(X, y)
+    model.save(tmp_path / "lstm")
+    info = json.loads((tmp_path / "lstm" / "model.json").read_text())["litert"]
+    assert info["exported"] is False and info["reason"]
+    assert not (tmp_path / "lstm" / "model.tflite").exists()
+    assert load(tmp_path / "lstm").net is not None  # auto falls back to Keras
+    with pytest.raises(FileNotFoundError, match="no LiteRT copy"):
+        load(tmp_path / "lstm", "litert")

@@ -182,8 +182,11 @@ def save_bundle(
     return bundle_dir
 
 
-def load_bundle(bundle_dir: Path | str) -> Bundle:
-    """Load a bundle written by :func:`save_bundle` (JSON, npz without pickle, model files)."""
+def load_bundle(bundle_dir: Path | str, runtime: str = "auto") -> Bundle:
+    """Load a bundle written by :func:`save_bundle` (JSON, npz without pickle, model files).
+
+    `runtime` picks how Keras networks run (see `ser.models.load`): "auto" uses the LiteRT copy
+    when there is one, which needs no TensorFlow."""
     from ser import models
 
     bundle_dir = Path(bundle_dir)
@@ -195,7 +198,7 @@ def load_bundle(bundle_dir: Path | str) -> Bundle:
         raise ValueError(f"{bundle_dir}: unsupported bundle format {doc.get('format')!r}")
     with np.load(bundle_dir / "scaler.npz", allow_pickle=False) as z:
         scaler = {"mean": z["mean"], "scale": z["scale"], "mode": str(z["mode"])}
-    model = models.load(bundle_dir / "model")
+    model = models.load(bundle_dir / "model", runtime)
     return Bundle(
         path=bundle_dir,
         model=model,

@@ -674,11 +674,6 @@ def train_fold(
     spk_te = meta_te["speaker"].astype(str).to_numpy() if _speakers_known(meta_te) else None
     if scaler["mode"] == "speaker" and spk_te is None:
         raise ValueError("normalize: speaker needs a speaker for every test row")
-    Xs_te = apply_scaler(X[test_mask], scaler, spk_te)
-    probs = model.predict_proba(Xs_te)
-    conf = model.confidence(Xs_te)
-    preds = _prediction_frame(meta_te, probs, conf, labels, fold)
-
     feature_set = _feature_set_info(meta)
     audio = dict(audio or {"sample_rate": meta.get("sample_rate", 16000)})
     train_info = {
@@ -699,6 +694,14 @@ def train_fold(
         bundle_dir, model, labels=labels, scaler=scaler, feature_set=feature_set, audio=audio,
         normalize=fit_info["normalize"], train_info=train_info, history=history,
     )
+    # after saving: a Keras model now predicts through the LiteRT copy that `ser predict` runs
+    from ser.models import runtime_of
+
+    Xs_te = apply_scaler(X[test_mask], scaler, spk_te)
+    probs = model.predict_proba(Xs_te)
+    conf = model.confidence(Xs_te)
+    preds = _prediction_frame(meta_te, probs, conf, labels, fold)
+
     pred_info = {
         "labels": labels,
         "protocol": protocol,
@@ -715,6 +718,7 @@ def train_fold(
         "train_on": train_on,
         "seed": int(seed),
         "confidence": "max_prob" if conf is None else "model",
+        "runtime": runtime_of(model),
     }
     write_predictions(preds, predictions_out, pred_info)
     return {

@@ -99,6 +99,8 @@ class BaseModel:
     arch: ClassVar[str] = ""
     input_kind: ClassVar[str] = "vector"
     DEFAULTS: ClassVar[dict[str, Any]] = {}
+    #: inference runtime asked for at load ("auto", "keras", "litert"; see `ser.models.load`)
+    runtime: str = "auto"
     #: params whose default is not None but that may be set to None (e.g. patience: no stopping)
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
     #: params whose type the family checks itself (e.g. svm gamma: "scale" or a number)
@@ -211,11 +213,12 @@ class BaseModel:
         write_json_atomic(model_dir / META_FILE, self.meta())
 
     @classmethod
-    def _from_meta(cls, model_dir: Path, meta: dict[str, Any]) -> Self:
+    def _from_meta(cls, model_dir: Path, meta: dict[str, Any], runtime: str = "auto") -> Self:
         """Recreate an instance from model.json without building a fresh network."""
         obj = cls.__new__(cls)
         shape = tuple(meta["input_shape"])
         obj._setup(shape, meta["n_classes"], meta["params"], meta.get("seed", 0))
+        obj.runtime = runtime  # read by the families that have a choice (Keras)
         obj._load_files(Path(model_dir))
         return obj
 

@@ -115,4 +115,5 @@ class Ensemble(BaseModel):
     def _load_files(self, model_dir: Path) -> None:
         from ser.models import load
 
-        self.members = [load(member_dir(model_dir, i)) for i in range(int(self.params["n"]))]
+        self.members = [load(member_dir(model_dir, i), self.runtime)
+                        for i in range(int(self.params["n"]))]
