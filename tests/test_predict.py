@@ -144,6 +144,38 @@ def test_fold_clips_get_the_probabilities_recorded_at_evaluation(toy, capsys) ->
     assert_same_as_evaluation(doc2, pred, toy)
 
 
+def test_keras_bundle_runs_its_litert_copy_with_the_evaluation_numbers(toy, capsys) -> None:
+    """A trained conf_dnn: evaluation and `ser predict` both run the LiteRT copy, so the
+    probabilities and the confidence branch are the same to the last bit; `--runtime keras`
+    runs TensorFlow and agrees to round-off (the 1e-5 the export is verified with)."""
+    from ser.train import train_fold
+
+    tmp = toy["tmp"]
+    model_dir = tmp / "models" / "keras_conf"
+    out = tmp / "eval" / "keras_conf" / "fold1.parquet"
+    train_fold(toy["tables"]["is09_emotion"], tmp / "splits.parquet", 1,
+               {"arch": "conf_dnn", "features": "is09_emotion", "epochs": 3, "units": [16, 8]},
+               model_dir / "fold1", out, dataset="toy", model_name="keras_conf", audio=AUDIO)
+    assert (model_dir / "fold1" / "model" / "model.tflite").is_file()
+    pred = pd.read_parquet(out).set_index("id")
+    files = [raw_file(toy, i) for i in pred.index]
+    rc, doc = predict_json(capsys, str(model_dir), *files, "--jobs", "0")
+    assert rc == 0 and doc["runtime"] == "litert" and doc["confidence"] == "model"
+    by_path = {f["path"]: f for f in doc["files"]}
+    for clip_id, row in pred.iterrows():
+        f = by_path[raw_file(toy, clip_id)]
+        got = [f["probabilities"][lab] for lab in doc["labels"]]
+        assert got == [row[f"prob_{lab}"] for lab in doc["labels"]]  # exactly
+        assert f["confidence"] == row["confidence"]
+    rc, doc_tf = predict_json(capsys, str(model_dir), *files, "--jobs", "0", "--runtime", "keras")
+    assert rc == 0 and doc_tf["runtime"] == "keras"
+    tf_by_path = {f["path"]: f for f in doc_tf["files"]}
+    labels = doc["labels"]
+    for path, f in by_path.items():  # within the tolerance the export was verified with
+        np.testing.assert_allclose([tf_by_path[path]["probabilities"][lab] for lab in labels],
+                                   [f["probabilities"][lab] for lab in labels], rtol=0, atol=1e-5)
+
+
 def test_fused_feature_sets_reproduce_evaluation(toy, capsys) -> None:
     pred = fold_predictions(toy, "fused", 0)
     rc, doc = predict_json(capsys, str(toy["fused"]), *[raw_file(toy, i) for i in pred.index])

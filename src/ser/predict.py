@@ -54,7 +54,7 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [
         "model_dir", "bundles", "fold", "labels", "feature_sets", "normalize", "confidence",
-        "threshold", "summary", "warnings", "files",
+        "runtime", "threshold", "summary", "warnings", "files",
     ],
     "additionalProperties": False,
     "properties": {
@@ -74,6 +74,11 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
             "enum": ["model", "max_prob"],
             "description": "model: mean of the bundles' confidence branches (conf_dnn); "
                            "max_prob: largest averaged probability",
+        },
+        "runtime": {
+            "enum": ["litert", "keras", "native", "mixed"],
+            "description": "how the models ran: litert (Keras networks through their LiteRT "
+                           "copy, no TensorFlow), keras, native (scikit-learn, XGBoost), mixed",
         },
         "threshold": {"type": ["number", "null"]},
         "summary": {
@@ -367,6 +372,7 @@ class PredictResult:
     confidence: str
     threshold: float | None
     files: list[FileResult]
+    runtime: str = "native"
     warnings: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
 
@@ -382,7 +388,7 @@ class PredictResult:
             "model_dir": self.model_dir, "bundles": self.bundles, "fold": self.fold,
             "labels": self.labels, "feature_sets": self.feature_sets,
             "normalize": self.normalize, "confidence": self.confidence,
-            "threshold": self.threshold, "summary": self.summary(),
+            "runtime": self.runtime, "threshold": self.threshold, "summary": self.summary(),
             "warnings": self.warnings,
             "timing": {k: round(v, 4) for k, v in self.timing.items()},
             "files": [asdict(f) for f in self.files],
@@ -400,7 +406,13 @@ class Predictor:
     """
 
     def __init__(self, model_dir: str | os.PathLike, *, fold: int | None = None,
-                 jobs: int | None = None) -> None:
+                 jobs: int | None = None, runtime: str = "auto") -> None:
+        from ser.models import RUNTIMES
+
+        if runtime not in RUNTIMES:
+            raise UsageError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+        self.runtime = runtime
+        self.runtime_used = "native"
         self.model_dir = Path(model_dir)
         self.fold = fold
         self.jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
@@ -476,12 +488,16 @@ class Predictor:
             bundles = []
             for b in self.bundle_dirs:
                 try:
-                    bundles.append(load_bundle(b))
+                    bundles.append(load_bundle(b, self.runtime))
                 except Exception as exc:  # noqa: BLE001 - a broken bundle is a bad MODEL_DIR
                     raise UsageError(f"cannot load bundle {b}: {type(exc).__name__}: {exc}. "
                                      f"{MODEL_DIR_HELP}") from None
             self._bundles = bundles
             self.load_seconds = time.perf_counter() - t0
+            from ser.models import runtime_of
+
+            used = {runtime_of(b.model) for b in bundles}
+            self.runtime_used = used.pop() if len(used) == 1 else "mixed"
             self.has_confidence = all(
                 b.model.confidence(np.zeros((0, *b.model.input_shape), np.float32)) is not None
                 for b in bundles)
@@ -570,7 +586,8 @@ class Predictor:
             fold=self.fold, labels=list(self.labels), feature_sets=self.feature_set_names,
             normalize=self.normalize,
             confidence="model" if self.has_confidence else "max_prob",
-            threshold=threshold, files=files, warnings=notes, timing=timing,
+            runtime=self.runtime_used, threshold=threshold, files=files, warnings=notes,
+            timing=timing,
         )
 
     def _predict_features(self, ok: list[Featurised]
@@ -673,7 +690,8 @@ def format_table(result: PredictResult) -> str:
     names = ", ".join(Path(b).name for b in result.bundles)
     head = (f"model {result.model_dir}: {len(result.bundles)} bundle(s) ({names}); features "
             f"{', '.join(result.feature_sets)}; confidence: "
-            f"{'confidence branch' if result.confidence == 'model' else 'max probability'}")
+            f"{'confidence branch' if result.confidence == 'model' else 'max probability'}; "
+            f"runtime {result.runtime}")
     rows = [("PATH", "STATUS", "LABEL", "CONF", "TOP-3 / REASON")]
     for f in result.files:
         if f.status != "ok":
@@ -741,6 +759,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for decoding and features (default: CPU count; "
                         "0 = in the main process)")
+    p.add_argument("--runtime", choices=["auto", "keras", "litert"], default="auto",
+                   help="how Keras networks run: auto (default) = their LiteRT copy when the "
+                        "bundle has one (starts in ~0.1 s, no TensorFlow), else Keras; keras = "
+                        "always TensorFlow; litert = fail without a LiteRT copy")
 
 
 def run(args: argparse.Namespace) -> tuple[PredictResult, list[str]]:
@@ -754,7 +776,8 @@ def run(args: argparse.Namespace) -> tuple[PredictResult, list[str]]:
     paths = [i for i in items if isinstance(i, str)]
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
     jobs = min(jobs, len(paths))
-    with Predictor(args.model_dir, fold=args.fold, jobs=jobs) as predictor:
+    with Predictor(args.model_dir, fold=args.fold, jobs=jobs,
+                   runtime=getattr(args, "runtime", "auto")) as predictor:
         result = predictor.predict_files(paths, threshold)
     by_path = {f.path: f for f in result.files}
     result.files = [by_path[i] if isinstance(i, str) else i for i in items]
