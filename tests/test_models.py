@@ -35,6 +35,7 @@ CASES: dict[str, tuple[tuple[int, ...], dict]] = {
     "lstm": ((10, 8), {"epochs": 2, "batch_size": 8, "units": 8}),
     # frozen base (S4's head-only retraining) keeps the backward pass small
     "inception": ((32, 16), {"epochs": 1, "batch_size": 16, "freeze_base": True}),
+    "late_fusion": ((12,), {"blocks": [5, 7], "C": 0.5}),
 }
 
 
@@ -305,6 +306,17 @@ def test_inception_missing_weights_file_is_a_clear_error(tmp_path: Path) -> None
 
 
 # --------------------------------------------------------------------------- errors
+
+
+def test_late_fusion_checks_blocks_and_base() -> None:
+    with pytest.raises(ValueError, match="add up to the 12 input columns"):
+        build("late_fusion", (12,), N_CLASSES, {"blocks": [5, 5]})
+    with pytest.raises(ValueError, match="base must be one of"):
+        build("late_fusion", (12,), N_CLASSES, {"base": "ensemble"})
+    with pytest.raises(ValueError, match="has no C"):
+        build("late_fusion", (12,), N_CLASSES, {"base": "xgboost", "C": 1.0})
+    one = build("late_fusion", (12,), N_CLASSES, {})  # no blocks: one member on all columns
+    assert one.params["blocks"] == [12] and len(one.members) == 1
 
 
 def test_unknown_arch_lists_the_registry() -> None:

@@ -106,8 +106,10 @@ def toy(tmp_path_factory) -> dict:
                   [tables["is09_emotion"], tables["egemaps"]])
     spk = train("spk", {"arch": "logreg", "features": "is09_emotion", "normalize": "speaker"},
                 [1], [tables["is09_emotion"]])
+    late = train("late", {"arch": "late_fusion", "features": ["is09_emotion", "egemaps"]}, [0],
+                 [tables["is09_emotion"], tables["egemaps"]])
     return {"tmp": tmp, "corpus": corpus, "manifest": manifest, "tables": tables,
-            "logreg": logreg, "fused": fused, "spk": spk, "eval": tmp / "eval"}
+            "logreg": logreg, "fused": fused, "spk": spk, "late": late, "eval": tmp / "eval"}
 
 
 def fold_predictions(toy: dict, name: str, fold: int) -> pd.DataFrame:
@@ -180,6 +182,14 @@ def test_fused_feature_sets_reproduce_evaluation(toy, capsys) -> None:
     pred = fold_predictions(toy, "fused", 0)
     rc, doc = predict_json(capsys, str(toy["fused"]), *[raw_file(toy, i) for i in pred.index])
     assert rc == 0 and doc["feature_sets"] == ["is09_emotion+egemaps"]
+    assert_same_as_evaluation(doc, pred, toy)
+
+
+def test_late_fusion_reproduces_evaluation(toy, capsys) -> None:
+    pred = fold_predictions(toy, "late", 0)
+    rc, doc = predict_json(capsys, str(toy["late"]), *[raw_file(toy, i) for i in pred.index])
+    assert rc == 0 and doc["feature_sets"] == ["is09_emotion+egemaps"]
+    assert doc["runtime"] == "native"
     assert_same_as_evaluation(doc, pred, toy)
 
 

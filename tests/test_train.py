@@ -409,3 +409,33 @@ def test_train_full_and_feature_fusion(tmp_path) -> None:
     assert list(pred.columns) == PRED_COLUMNS + [f"prob_{x}" for x in LABELS]
     assert (pred["fold"] == -1).all() and len(pred) == len(meta)
     assert (pred["true"] == pred["predicted"]).mean() > 0.5
+
+
+def test_late_fusion_one_member_per_fused_table(tmp_path) -> None:
+    """late_fusion over [a, b]: blocks come from the tables, each member sees only its own
+    columns, and the bundle's probabilities are the mean of the two members'."""
+    from ser.models import build
+
+    meta, X = make_data(snrs=(5,))
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    write_table(a, meta, X[:, :2], name="a")
+    write_table(b, meta, X[:, 2:], name="b")
+    cfg = {"arch": "late_fusion", "features": ["a", "b"], "C": 0.5}
+    train_full([a, b], cfg, tmp_path / "late", dataset="toy", model_name="late")
+    bundle = load_bundle(tmp_path / "late")
+    model = bundle.model
+    assert model.params["blocks"] == [2, D - 2] and len(model.members) == 2
+    assert [m.params["C"] for m in model.members] == [0.5, 0.5]
+    fmeta, fX, _ = read_table([a, b])
+    Xs = bundle.transform(fX)
+    # the same members trained by hand on the blocks give the same probabilities
+    y = fmeta["label"].map({lab: i for i, lab in enumerate(bundle.labels)}).to_numpy()
+    clean = fmeta["snr_db"].isna().to_numpy()  # train_on: clean (the default)
+    by_hand = []
+    for i, cols in enumerate((slice(0, 2), slice(2, D))):
+        m = build("logreg", (cols.stop - cols.start,), len(bundle.labels), {"C": 0.5}, seed=i)
+        m.fit(Xs[clean][:, cols], y[clean])
+        by_hand.append(m.predict_proba(Xs[:, cols]))
+    np.testing.assert_allclose(model.predict_proba(Xs), np.mean(by_hand, axis=0), atol=1e-12)
+    pred = predict_frame(bundle, fmeta, fX)
+    assert (pred["true"] == pred["predicted"]).mean() > 0.5

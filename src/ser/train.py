@@ -105,6 +105,12 @@ def read_table(
     return fused_df, np.concatenate(blocks, axis=1), fused_meta
 
 
+def feature_blocks(meta: dict[str, Any]) -> list[int] | None:
+    """Columns per feature set of a fused table (None for a single table)."""
+    parts = meta.get("parts")
+    return [len(p.get("columns", [])) for p in parts] if parts else None
+
+
 def _feature_set_info(meta: dict[str, Any]) -> dict[str, Any]:
     info = {"name": meta.get("feature_set")}
     for key in ("kind", "params", "columns", "shape", "sample_rate", "versions", "parts"):
@@ -152,13 +158,13 @@ def seed_everything(seed: int, threads: int = 1, *, tensorflow: bool = False) ->
 
 
 def _arch_family(arch: str, params: dict[str, Any]) -> type:
-    """The model class that does the work (an ensemble's base class)."""
+    """The model class that does the work (an ensemble's or a late fusion's base class)."""
     from ser import models
 
     if arch not in models.ARCHS:
         raise ValueError(f"unknown arch {arch!r}; valid: {', '.join(sorted(models.ARCHS))}")
     cls = models.ARCHS[arch]
-    if cls is models.ARCHS.get("ensemble"):
+    if arch in ("ensemble", "late_fusion"):
         base = cls.resolve_params(params)["base"]
         cls = models.ARCHS[base]
     return cls
@@ -435,11 +441,16 @@ def _fit_model(
     threads: int,
     smote: str,
     by_speaker: bool,
+    blocks: list[int] | None = None,
 ) -> tuple[Any, dict[str, Any], pd.DataFrame | None, dict[str, Any]]:
-    """Tune (optional), hold out validation speakers, scale, SMOTE, weight and fit one model."""
+    """Tune (optional), hold out validation speakers, scale, SMOTE, weight and fit one model.
+
+    `blocks` (columns per fused feature set) become a late fusion's `blocks` unless set."""
     from ser import models
 
     arch, params, training = _split_cfg(model_cfg)
+    if arch == "late_fusion" and blocks and not params.get("blocks"):
+        params = {**params, "blocks": list(blocks)}
     normalize = training.get("normalize", "global")
     use_cw = bool(training.get("class_weight", False))
     tensorflow = uses_tensorflow(arch, params)
@@ -667,7 +678,7 @@ def train_fold(
 
     model, scaler, history, fit_info = _fit_model(
         meta_tr, X_tr, model_cfg, labels, seed=seed, threads=threads, smote=smote,
-        by_speaker=by_speaker,
+        by_speaker=by_speaker, blocks=feature_blocks(meta),
     )
 
     meta_te = meta_df[test_mask].reset_index(drop=True)
@@ -775,6 +786,7 @@ def train_full(
     model, scaler, history, fit_info = _fit_model(
         meta_tr, X_tr, model_cfg, labels, seed=seed, threads=threads,
         smote="none" if smote == "before_split" else smote, by_speaker=by_speaker,
+        blocks=feature_blocks(meta),
     )
     train_info = {
         "dataset": dataset,

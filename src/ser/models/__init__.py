@@ -20,6 +20,7 @@ from ser.models.conf_dnn import ConfDNN
 from ser.models.conv1d import Conv1D
 from ser.models.dnn import DNN
 from ser.models.ensemble import Ensemble
+from ser.models.fusion import LateFusion
 from ser.models.inception import Inception
 from ser.models.keras_base import KerasModel, configure_tf
 from ser.models.logreg import LogReg
@@ -29,7 +30,9 @@ from ser.models.xgb import XGBoost
 
 ARCHS: dict[str, type[Model]] = {
     cls.arch: cls
-    for cls in (ConfDNN, DNN, Conv1D, Ensemble, XGBoost, SVM, LogReg, CNN, LSTM, Inception)
+    for cls in (
+        ConfDNN, DNN, Conv1D, Ensemble, XGBoost, SVM, LogReg, CNN, LSTM, Inception, LateFusion
+    )
 }
 
 __all__ = [
