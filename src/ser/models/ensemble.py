@@ -24,7 +24,30 @@ def member_dir(model_dir: Path, i: int) -> Path:
     return Path(model_dir) / f"member{i}"
 
 
-class Ensemble(BaseModel):
+class MemberModels:
+    """Persistence shared by models made of complete member models saved in `member{i}/`."""
+
+    members: list[Any]
+    runtime: str
+
+    def _n_members(self) -> int:
+        raise NotImplementedError
+
+    def _versions(self) -> dict[str, str]:
+        return self.members[0]._versions() if self.members else {}
+
+    def _save_files(self, model_dir: Path) -> None:
+        for i, member in enumerate(self.members):
+            member.save(member_dir(model_dir, i))
+
+    def _load_files(self, model_dir: Path) -> None:
+        from ser.models import load
+
+        self.members = [load(member_dir(model_dir, i), self.runtime)
+                        for i in range(self._n_members())]
+
+
+class Ensemble(MemberModels, BaseModel):
     """Mean-probability / majority-vote ensemble of independently seeded members."""
 
     arch: ClassVar[str] = "ensemble"
@@ -105,15 +128,5 @@ class Ensemble(BaseModel):
             return None
         return np.mean(np.stack(confs), axis=0)
 
-    def _versions(self) -> dict[str, str]:
-        return self.members[0]._versions() if self.members else {}
-
-    def _save_files(self, model_dir: Path) -> None:
-        for i, member in enumerate(self.members):
-            member.save(member_dir(model_dir, i))
-
-    def _load_files(self, model_dir: Path) -> None:
-        from ser.models import load
-
-        self.members = [load(member_dir(model_dir, i), self.runtime)
-                        for i in range(int(self.params["n"]))]
+    def _n_members(self) -> int:
+        return int(self.params["n"])

@@ -14,19 +14,18 @@ inner CV); `base_params` go to every member as well.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ser.models.base import BaseModel
-from ser.models.ensemble import member_dir
+from ser.models.ensemble import MemberModels
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-class LateFusion(BaseModel):
+class LateFusion(MemberModels, BaseModel):
     """Mean of the probabilities of one `base` model per column block."""
 
     arch: ClassVar[str] = "late_fusion"
@@ -106,15 +105,5 @@ class LateFusion(BaseModel):
         """Mean of the members' probabilities."""
         return self._normalise(self.member_proba(X).mean(axis=0))
 
-    def _versions(self) -> dict[str, str]:
-        return self.members[0]._versions() if self.members else {}
-
-    def _save_files(self, model_dir: Path) -> None:
-        for i, member in enumerate(self.members):
-            member.save(member_dir(model_dir, i))
-
-    def _load_files(self, model_dir: Path) -> None:
-        from ser.models import load
-
-        self.members = [load(member_dir(model_dir, i), self.runtime)
-                        for i in range(len(self.params["blocks"]))]
+    def _n_members(self) -> int:
+        return len(self.params["blocks"])
