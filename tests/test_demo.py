@@ -229,3 +229,13 @@ def test_prosody_table_is_complete() -> None:
         assert set(table) == keys, name
     with pytest.raises(ValueError):
         demo.synthesize_utterance(1, 1, 2, 1)  # neutral has no strong intensity
+
+
+def test_generator_id_follows_the_generator_source() -> None:
+    """The demo rule's `generator` param: the same source gives the same id, any edit a new one
+    (so Snakemake regenerates the corpus when the generator changes)."""
+    source = Path(demo.__file__).read_bytes()
+    assert demo.generator_id() == demo.generator_id()
+    assert demo.generator_id() == hashlib.blake2b(source, digest_size=8).hexdigest()
+    rules = (Path(__file__).resolve().parents[1] / "workflow" / "rules" / "audio.smk").read_text()
+    assert "generator=demo_generator_id()" in rules

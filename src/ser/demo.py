@@ -227,6 +227,17 @@ class Clip:
         return f"Actor_{self.actor:02d}/{self.stem}.{self.container}"
 
 
+def generator_id() -> str:
+    """A hash of this module's source, given to the demo rule as a parameter.
+
+    Why: Snakemake reruns a rule when its script or params change, not when library code does;
+    without this, a changed generator would leave an old corpus (and every result made from it)
+    in place."""
+    import hashlib
+
+    return hashlib.blake2b(Path(__file__).read_bytes(), digest_size=8).hexdigest()
+
+
 def _rng(*keys: int) -> np.random.Generator:
     return np.random.default_rng([int(k) for k in keys])
 

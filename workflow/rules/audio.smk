@@ -10,6 +10,7 @@ checkpoint demo_corpus:
         CONDA_ENV
     params:
         demo=lambda wc: plan.ds(wc.dataset)["demo"],
+        generator=demo_generator_id(),
     script:
         "../../scripts/demo_corpus.py"
 

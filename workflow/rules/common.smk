@@ -3,6 +3,7 @@ import re
 import sys
 from pathlib import Path
 
+from ser.demo import generator_id as demo_generator_id
 from ser.plan import ConfigError, Plan, format_snr
 
 try:
