@@ -48,7 +48,7 @@ import json, os, sys, time
 t0 = time.perf_counter()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from ser.bundle import load_bundle
-from ser.models import runtime_of
+from ser.models import combine_runtimes, runtime_of
 from ser.predict import find_bundles
 dirs = find_bundles(sys.argv[1])
 t1 = time.perf_counter()
@@ -57,9 +57,9 @@ if sys.argv[2] == "keras":  # TensorFlow's import counted apart to show its shar
 t2 = time.perf_counter()
 bundles = [load_bundle(b, sys.argv[2]) for b in dirs]
 t3 = time.perf_counter()
-used = sorted({runtime_of(b.model) for b in bundles})
+used = combine_runtimes(runtime_of(b.model) for b in bundles)
 print(json.dumps({"load_s": t3 - t0, "tf_import_s": t2 - t1, "bundles_s": t3 - t2,
-                  "runtime": "+".join(used), "tensorflow_imported": "tensorflow" in sys.modules}))
+                  "runtime": used, "tensorflow_imported": "tensorflow" in sys.modules}))
 """
 
 

@@ -494,10 +494,9 @@ class Predictor:
                                      f"{MODEL_DIR_HELP}") from None
             self._bundles = bundles
             self.load_seconds = time.perf_counter() - t0
-            from ser.models import runtime_of
+            from ser.models import combine_runtimes, runtime_of
 
-            used = {runtime_of(b.model) for b in bundles}
-            self.runtime_used = used.pop() if len(used) == 1 else "mixed"
+            self.runtime_used = combine_runtimes(runtime_of(b.model) for b in bundles)
             self.has_confidence = all(
                 b.model.confidence(np.zeros((0, *b.model.input_shape), np.float32)) is not None
                 for b in bundles)
@@ -759,7 +758,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for decoding and features (default: CPU count; "
                         "0 = in the main process)")
-    p.add_argument("--runtime", choices=["auto", "keras", "litert"], default="auto",
+    from ser.models import RUNTIMES
+
+    p.add_argument("--runtime", choices=RUNTIMES, default="auto",
                    help="how Keras networks run: auto (default) = their LiteRT copy when the "
                         "bundle has one (starts in ~0.1 s, no TensorFlow), else Keras; keras = "
                         "always TensorFlow; litert = fail without a LiteRT copy")

@@ -164,9 +164,8 @@ def _arch_family(arch: str, params: dict[str, Any]) -> type:
     if arch not in models.ARCHS:
         raise ValueError(f"unknown arch {arch!r}; valid: {', '.join(sorted(models.ARCHS))}")
     cls = models.ARCHS[arch]
-    if arch in ("ensemble", "late_fusion"):
-        base = cls.resolve_params(params)["base"]
-        cls = models.ARCHS[base]
+    if "base" in cls.DEFAULTS:  # a model of member models (ensemble, late_fusion)
+        cls = models.ARCHS[cls.resolve_params(params)["base"]]
     return cls
 
 

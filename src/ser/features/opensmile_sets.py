@@ -68,19 +68,14 @@ class OpenSmileSet(FeatureSet):
     def _make_extractor(self, params: dict[str, Any]) -> Extractor:
         smile = self._smile()
         n = self.n_features
-        reuse = _ReusedSmile.for_smile(smile)
-        # Fallbacks if opensmile reorganises its internals: `Smile._extract` (what
-        # `process_signal` runs after its audinterface bookkeeping), then the public API.
-        direct = getattr(smile, "_extract", None)
+        reuse = _ReusedSmile.for_smile(smile)  # None if opensmile reorganises its internals
 
         def run(y: np.ndarray, sr: int) -> np.ndarray:
             # openSMILE converts to int16 by `x * 32768` and wraps around above full scale.
             y = np.clip(y, -1.0, PEAK)
             if reuse is not None:
                 out = reuse(y, sr)
-            elif direct is not None:
-                out = np.asarray(direct(y[None, :], sr)[2], dtype=np.float32)
-            else:
+            else:  # the public API: same values, slower
                 out = smile.process_signal(y, sr).to_numpy(dtype=np.float32)
             if out.shape != (1, n):
                 raise ValueError(f"{self.name}: openSMILE returned shape {out.shape}, "

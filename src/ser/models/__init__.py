@@ -11,6 +11,7 @@ model is built, trained or loaded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "KerasModel",
     "Model",
     "build",
+    "combine_runtimes",
     "configure_tf",
     "RUNTIMES",
     "input_kind",
@@ -83,13 +85,18 @@ def load(model_dir: Path, runtime: str = "auto") -> Model:
     return _arch_class(meta["arch"])._from_meta(Path(model_dir), meta, runtime)
 
 
+def combine_runtimes(kinds: Iterable[str]) -> str:
+    """One runtime for several models: theirs when they agree, else "mixed"."""
+    distinct = set(kinds)
+    return distinct.pop() if len(distinct) == 1 else "mixed"
+
+
 def runtime_of(model: Any) -> str:
     """How a (loaded or just saved) model predicts: "litert", "keras" or "native" (sklearn,
-    xgboost); an ensemble whose members differ reports "mixed"."""
+    xgboost); a model whose members differ reports "mixed"."""
     members = getattr(model, "members", None)
     if members is not None:
-        kinds = {runtime_of(m) for m in members}
-        return kinds.pop() if len(kinds) == 1 else "mixed"
+        return combine_runtimes(runtime_of(m) for m in members)
     if getattr(model, "lite", None) is not None:
         return "litert"
     return "keras" if hasattr(model, "net") else "native"
