@@ -1,4 +1,4 @@
-"""Snakemake adapter: noisy copies of one shard (ser.augment)."""
+"""Snakemake adapter: degraded copies of one shard (ser.augment)."""
 from pathlib import Path
 
 from ser.augment import run_augment_shard
@@ -9,4 +9,5 @@ a = sm.params.augment
 run(sm, lambda: run_augment_shard(
     Path(sm.input.table), Path(sm.output.table), Path(sm.output.wav), snr_db=a["snr_db"],
     noise=a["noise"], babble_bank=Path(sm.input.babble) if sm.input.babble else None,
-    sample_rate=sm.params.audio["sample_rate"], seed=a["seed"]))
+    sample_rate=sm.params.audio["sample_rate"], seed=a["seed"],
+    conditions=sm.params.conditions, rir_bank=Path(sm.input.rirs) if sm.input.rirs else None))

@@ -1,4 +1,5 @@
-"""Noisy copies of clean clips at fixed signal-to-noise ratios (white, pink, brown, babble, files).
+"""Degraded copies of clean clips: noise at fixed signal-to-noise ratios (white, pink, brown,
+babble, files), and the other conditions of ser.conditions (reverberation, telephone, codecs, gain).
 
 Why: accuracy-vs-SNR is part of every evaluation, and noisy training copies are what seed S1 used to
 make its model robust. Everything here is deterministic per (seed, clip id, SNR): the random
@@ -21,12 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ser.conditions import Condition, degrade_batch, load_rir_bank, parse_tag
+from ser.conditions import noise as noise_condition
+
 NOISE_KINDS = ("white", "pink", "brown", "babble")
 NOISE_FILE_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aif", ".aiff", ".opus")
 PEAK = 32767 / 32768  # largest value a PCM16 WAV can hold
 BABBLE_FALLBACK = "pink (babble unavailable)"
 UNKNOWN_SPEAKERS = ("", "unknown")  # the audio stage writes "unknown" when a corpus has none
-OUT_COLUMNS = ["id", "source_id", "snr_db", "noise", "wav", "status", "reason"]
+OUT_COLUMNS = ["id", "source_id", "condition", "level", "snr_db", "noise", "detail", "wav",
+               "status", "reason"]
 
 _COLOR_EXPONENT = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 
@@ -298,25 +303,10 @@ class _NoiseSources:
 # ----------------------------------------------------------------------------------- shard job
 
 
-def run_augment_shard(shard_manifest: Path, out_table: Path, out_dir: Path, *,
-                      snr_db: Sequence[float], noise: Sequence[str], babble_bank: Path | None,
-                      sample_rate: int, seed: int = 0) -> None:
-    """Write one noisy copy per ok clip and SNR to `out_dir/{source_id}__snr{S:g}.wav` and one row
-    per copy to `out_table`; a copy that fails is a `rejected` row with its reason."""
-    import pandas as pd
-    import pyarrow as pa
-
-    from ser.audio import write_wav
-    from ser.io import write_parquet
-
-    sources = _NoiseSources(noise, sample_rate, Path(babble_bank) if babble_bank else None)
-    snrs = [float(s) for s in snr_db]
-    if len(set(map(snr_tag, snrs))) != len(snrs):
-        raise ValueError(f"augment.snr_db has duplicates: {list(snr_db)}")
-    clips = _ok_rows(Path(shard_manifest))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)  # exists even when no copy is written (directory())
-    rows: list[dict] = []
+def _read_clips(clips, sample_rate: int
+                ) -> list[tuple[str, str | None, np.ndarray | None, str | None]]:
+    """(id, speaker, clean signal or None, reason it could not be read) per ok clip."""
+    out = []
     for cid, spk, wav in zip(clips["id"], clips["speaker"], clips["wav"], strict=True):
         cid = str(cid)
         speaker = None if spk is None or (isinstance(spk, float) and np.isnan(spk)) else str(spk)
@@ -330,28 +320,95 @@ def run_augment_shard(shard_manifest: Path, out_table: Path, out_dir: Path, *,
                 clean = _read_clip(wav, sample_rate)
             except Exception as exc:  # noqa: BLE001 - recorded as the row's reason
                 read_error = f"cannot read clean WAV {wav}: {exc}"
+        out.append((cid, speaker, clean, read_error))
+    return out
+
+
+def run_augment_shard(shard_manifest: Path, out_table: Path, out_dir: Path, *,
+                      snr_db: Sequence[float], noise: Sequence[str], babble_bank: Path | None,
+                      sample_rate: int, seed: int = 0,
+                      conditions: Sequence[Condition | str] = (),
+                      rir_bank: Path | None = None) -> None:
+    """Write one degraded copy per ok clip and condition to `out_dir/{source_id}__{tag}.wav`
+    (`snr10`, `rt0.6`, `tel-ulaw`, ...) and one row per copy to `out_table`; a copy that fails
+    is a `rejected` row with its reason. `conditions` are the non-noise conditions (objects or
+    tags, see ser.conditions); `rir_bank` is needed for reverberation."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from ser.audio import write_wav
+    from ser.io import write_parquet
+
+    snrs = [float(s) for s in snr_db]
+    if len(set(map(snr_tag, snrs))) != len(snrs):
+        raise ValueError(f"augment.snr_db has duplicates: {list(snr_db)}")
+    conds = [c if isinstance(c, Condition) else parse_tag(str(c)) for c in conditions]
+    if any(c.kind == "noise" for c in conds):
+        raise ValueError("noise conditions are given by snr_db, not in `conditions`")
+    sources = (_NoiseSources(noise, sample_rate, Path(babble_bank) if babble_bank else None)
+               if snrs else None)
+    bank = None
+    if any(c.kind == "reverb" for c in conds):
+        if rir_bank is None:
+            raise ValueError("reverberation needs the impulse-response bank (rir_bank)")
+        bank = load_rir_bank(Path(rir_bank))
+        if bank.sample_rate != sample_rate:
+            raise ValueError(f"RIR bank is {bank.sample_rate} Hz, run is {sample_rate} Hz")
+    clips = _read_clips(_ok_rows(Path(shard_manifest)), sample_rate)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)  # exists even when no copy is written (directory())
+    rows: list[dict] = []
+
+    def row_for(cid: str, cond: Condition, read_error: str | None) -> dict:
+        return {"id": cond.copy_id(cid), "source_id": cid, "condition": cond.kind,
+                "level": cond.level, "snr_db": cond.value if cond.kind == "noise" else None,
+                "noise": None, "detail": None, "wav": None, "status": "rejected",
+                "reason": read_error}
+
+    def write(row: dict, cid: str, cond: Condition, signal: np.ndarray) -> None:
+        target = out_dir / f"{cid}__{cond.tag}.wav"
+        write_wav(target, signal, sample_rate)
+        row.update(wav=target.as_posix(), status="ok", reason=None)
+
+    for cid, speaker, clean, read_error in clips:
         for snr in snrs:
-            row = {"id": noisy_id(cid, snr), "source_id": cid, "snr_db": snr, "noise": None,
-                   "wav": None, "status": "rejected", "reason": read_error}
-            if clean is not None:
+            cond = noise_condition(snr)
+            row = row_for(cid, cond, read_error)
+            if clean is not None and sources is not None:
                 try:
                     rng = _rng_for(seed, cid, snr)
                     n, desc = sources.draw(cid, speaker, clean.size, rng)
-                    row["noise"] = desc
-                    mixed = mix_at_snr(clean, n, snr)
-                    target = out_dir / f"{cid}__{snr_tag(snr)}.wav"
-                    write_wav(target, mixed, sample_rate)
-                    row.update(wav=target.as_posix(), status="ok", reason=None)
+                    row["noise"] = row["detail"] = desc
+                    write(row, cid, cond, mix_at_snr(clean, n, snr))
                 except Exception as exc:  # noqa: BLE001 - recorded as the row's reason
                     row["reason"] = f"{type(exc).__name__}: {exc}"
             rows.append(row)
+    readable = [(cid, clean) for cid, _, clean, _ in clips if clean is not None]
+    for cond in conds:
+        copies = iter(degrade_batch(cond, readable, sample_rate=sample_rate, seed=seed,
+                                    rir_bank=bank))
+        for cid, _, clean, read_error in clips:
+            row = row_for(cid, cond, read_error)
+            if clean is not None:
+                copy = next(copies)
+                row["detail"] = copy.detail
+                if copy.signal is None:
+                    row["reason"] = copy.error
+                else:
+                    try:
+                        write(row, cid, cond, copy.signal)
+                    except Exception as exc:  # noqa: BLE001 - recorded as the row's reason
+                        row["reason"] = f"{type(exc).__name__}: {exc}"
+            rows.append(row)
     schema = pa.schema([("id", pa.string()), ("source_id", pa.string()),
-                        ("snr_db", pa.float64()), ("noise", pa.string()), ("wav", pa.string()),
-                        ("status", pa.string()), ("reason", pa.string())])
+                        ("condition", pa.string()), ("level", pa.string()),
+                        ("snr_db", pa.float64()), ("noise", pa.string()), ("detail", pa.string()),
+                        ("wav", pa.string()), ("status", pa.string()), ("reason", pa.string())])
     table = pa.Table.from_pandas(pd.DataFrame(rows, columns=OUT_COLUMNS), schema=schema,
                                  preserve_index=False)
     write_parquet(table, out_table, meta={"stage": "augment", "snr_db": snrs,
                                           "noise": [str(x) for x in noise], "seed": int(seed),
+                                          "conditions": [c.tag for c in conds],
                                           "sample_rate": int(sample_rate)})
 
 

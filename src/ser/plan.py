@@ -193,9 +193,38 @@ class Plan:
                     out.append((a, b, m))
         return out
 
+    # ------------------------------------------------------------------ conditions
+    @cached_property
+    def conditions(self) -> list:
+        """Every degraded-copy condition of `augment` (ser.conditions.Condition), noise first."""
+        from ser.conditions import from_config
+
+        return from_config(self.config.get("augment") or {})
+
+    def augment_conditions(self) -> list[str]:
+        """Tags of the non-noise conditions the augment stage makes (noise has its own keys)."""
+        return [c.tag for c in self.conditions if c.kind != "noise"]
+
+    def rir_files(self) -> list[str]:
+        """Measured impulse responses (`augment.rir`), as inputs of the RIR bank rule."""
+        from ser.conditions import rir_files
+
+        entries = (self.config.get("augment") or {}).get("rir", [])
+        return [str(p.relative_to(self.workdir)) if p.is_relative_to(self.workdir) else str(p)
+                for p in rir_files(entries, self.workdir)]
+
+    @property
+    def needs_rir_bank(self) -> bool:
+        return any(c.kind == "reverb" for c in self.conditions)
+
     # ------------------------------------------------------------------ checks
     def check(self) -> None:
         cfg = self.config
+        try:
+            _ = self.conditions
+            self.rir_files()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         datasets = cfg.get("datasets") or {}
         for name, ds in datasets.items():
             key = f"datasets.{name}"

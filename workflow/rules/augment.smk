@@ -1,4 +1,21 @@
-# Noisy copies of every clean clip at each SNR in augment.snr_db (ser.augment).
+# Degraded copies of every clean clip: noise at each SNR in augment.snr_db, and the other
+# conditions of augment (reverb_rt60/rir, telephone, codec, gain_db) (ser.augment, ser.conditions).
+
+
+rule rir_bank:
+    input:
+        plan.rir_files(),
+    output:
+        "results/augment/rir_bank.npz",
+    log:
+        "results/logs/augment/rir_bank.log",
+    conda:
+        CONDA_ENV
+    params:
+        audio=config["audio"],
+        augment=config["augment"],
+    script:
+        "../../scripts/rir_bank.py"
 
 
 rule babble_bank:
@@ -27,6 +44,7 @@ rule augment_shard:
             if "babble" in config["augment"]["noise"]
             else []
         ),
+        rirs="results/augment/rir_bank.npz" if plan.needs_rir_bank else [],
     output:
         table="results/augment/{dataset}/shards/{shard}.parquet",
         wav=directory("results/augment/{dataset}/wav/{shard}"),
@@ -42,6 +60,7 @@ rule augment_shard:
     params:
         audio=config["audio"],
         augment=config["augment"],
+        conditions=plan.augment_conditions(),
     script:
         "../../scripts/augment_shard.py"
 

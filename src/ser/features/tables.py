@@ -87,11 +87,12 @@ def _jobs(clean_manifest: Path, noisy_table: Path | None) -> tuple[list[dict], l
         noisy = pd.read_parquet(noisy_table)
         ok_ids = set(map(str, ok["id"]))
         for r in noisy[noisy["status"] == "ok"].to_dict("records"):
+            # copies of other conditions (reverb, telephone...) have no SNR: null, not NaN
             row = {"id": str(r["id"]), "source_id": str(r["source_id"]),
-                   "snr_db": float(r["snr_db"]),
+                   "snr_db": None if pd.isna(r["snr_db"]) else float(r["snr_db"]),
                    "noise": None if pd.isna(r["noise"]) else str(r["noise"]), "wav": r["wav"]}
             if row["source_id"] not in ok_ids:
-                rejected.append({**row, "reason": "noisy copy of a clip that is not ok in the "
+                rejected.append({**row, "reason": "degraded copy of a clip that is not ok in the "
                                  "clean manifest"})
             else:
                 by_source.setdefault(row["source_id"], []).append(row)
