@@ -347,3 +347,60 @@ def test_label_mismatch_between_folds_is_an_error(tmp_path):
                           labels=list(reversed(LABELS)))
     with pytest.raises(ValueError, match="labels"):
         evaluate_model([a, b], [], tmp_path / "out")
+
+
+def test_by_condition_scores_each_condition_apart_from_the_headline(tmp_path):
+    """Reverberant/telephone/codec/gain copies have no SNR: they must not count as clean rows, and
+    by_condition scores each condition and level against scikit-learn's balanced accuracy."""
+    rng = np.random.default_rng(4)
+    n = 40
+    sources = [f"Actor_{i % 4:02d}/c{i:03d}" for i in range(n)]
+    true = list(rng.choice(LABELS, n))
+    folds = [i % 2 for i in range(n)]
+    tags = {"snr20": 0.1, "snr0": 0.6, "rt0.6": 0.3, "tel-ulaw": 0.4, "mp3-16k": 0.2,
+            "gain-20": 0.5}
+    rows = [{"id": s, "source_id": s, "fold": f, "snr_db": np.nan, "true": t,
+             "predicted": t if rng.random() > 0.2 else LABELS[0]}
+            for s, t, f in zip(sources, true, folds, strict=True)]
+    for tag, err in tags.items():
+        for s, t, f in zip(sources, true, folds, strict=True):
+            rows.append({"id": f"{s}#{tag}", "source_id": s, "fold": f,
+                         "snr_db": float(tag[3:]) if tag.startswith("snr") else np.nan, "true": t,
+                         "predicted": t if rng.random() > err else LABELS[1]})
+    frame = pd.DataFrame(rows)
+    frame["noise"] = None
+    frame["confidence"] = np.nan
+    for label in LABELS:
+        frame[f"prob_{label}"] = np.nan
+    m = compute_metrics(frame, LABELS)
+    clean = frame[frame["id"] == frame["source_id"]]
+    assert m["n_test"] == n and m["n_test_noisy"] == 2 * n
+    assert m["uar"] == pytest.approx(balanced_accuracy_score(clean["true"], clean["predicted"]))
+    bc = m["by_condition"]
+    assert list(bc) == ["clean", "noise", "reverb", "telephone", "codec", "gain"]
+    assert list(bc["noise"]) == ["20", "0"]
+    assert list(bc["reverb"]) == ["0.6"] and list(bc["telephone"]) == ["ulaw"]
+    assert list(bc["codec"]) == ["mp3-16k"] and list(bc["gain"]) == ["-20"]
+    for kind, level, tag in (("noise", "0", "snr0"), ("reverb", "0.6", "rt0.6"),
+                             ("gain", "-20", "gain-20")):
+        rows_ = frame[frame["id"].str.endswith("#" + tag)]
+        e = bc[kind][level]
+        assert e["n"] == n
+        assert e["uar"] == pytest.approx(balanced_accuracy_score(rows_["true"],
+                                                                 rows_["predicted"]))
+        per_fold = [balanced_accuracy_score(r["true"], r["predicted"])
+                    for _, r in rows_.groupby("fold")]
+        assert e["uar_fold_mean"] == pytest.approx(np.mean(per_fold))
+        assert e["delta_uar"] == pytest.approx(e["uar"] - bc["clean"]["uar"])
+    assert m["by_snr_uar"]["0"] == pytest.approx(bc["noise"]["0"]["uar"])
+    # artefacts: the long table and the figure
+    for f in (0, 1):
+        write_predictions(frame[frame["fold"] == f].reset_index(drop=True),
+                          tmp_path / "folds" / f"fold{f}.parquet")
+    out = tmp_path / "eval"
+    evaluate_model([tmp_path / "folds" / f"fold{f}.parquet" for f in (0, 1)], [], out)
+    table = pd.read_csv(out / "conditions.csv", dtype={"level": str}, keep_default_na=False)
+    assert list(zip(table["condition"], table["level"], strict=True)) == [
+        ("clean", ""), ("noise", "20"), ("noise", "0"), ("reverb", "0.6"), ("telephone", "ulaw"),
+        ("codec", "mp3-16k"), ("gain", "-20")]
+    assert _png_size(out / "conditions.png")[0] > 400

@@ -589,3 +589,40 @@ def degrade_batch(cond: Condition, clips: Sequence[tuple[str, np.ndarray]], *, s
     except ValueError as exc:
         return [Copy(None, error=str(exc)) for _ in clips]
     return [Copy(y, desc) for y in ys]
+
+
+# ------------------------------------------------------------------------- rows of tables
+
+
+def row_conditions(frame: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(kind, level) per row of a table with `id` and `source_id` (feature, prediction tables):
+    ``"clean"``/``""`` for clean rows. Tables without ids fall back on `snr_db` (noise only)."""
+    n = len(frame)
+    kinds = np.full(n, "clean", dtype=object)
+    levels = np.full(n, "", dtype=object)
+    if "id" in frame.columns and "source_id" in frame.columns:
+        cache: dict[str, Condition] = {}
+        for i, (rid, src) in enumerate(zip(frame["id"].astype(str), frame["source_id"].astype(str),
+                                           strict=True)):
+            if rid == src:
+                continue
+            tag = rid[len(src) + 1:] if rid.startswith(src + "#") else None
+            if tag is None:
+                raise ValueError(f"row {rid!r} is neither clip {src!r} nor a copy of it")
+            if tag not in cache:
+                cache[tag] = parse_tag(tag)
+            kinds[i], levels[i] = cache[tag].kind, cache[tag].level
+        return kinds, levels
+    if "snr_db" in frame.columns:
+        import pandas as pd
+
+        snr = pd.to_numeric(frame["snr_db"], errors="coerce").to_numpy(dtype=float)
+        noisy = ~np.isnan(snr)
+        kinds[noisy] = "noise"
+        levels[noisy] = [_num(s) for s in snr[noisy]]
+    return kinds, levels
+
+
+def clean_mask(frame: Any) -> np.ndarray:
+    """True for the clean rows of a table (not a copy under any condition)."""
+    return row_conditions(frame)[0] == "clean"

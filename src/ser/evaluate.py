@@ -26,8 +26,8 @@ from ser.io import write_text as write_text_atomic
 ECE_BINS = 15
 PREDICTION_COLUMNS = ("id", "source_id", "fold", "snr_db", "noise", "true", "predicted",
                       "confidence")
-FIGURES = ("confusion.png", "confusion_norm.png", "snr.png", "curves.png", "reliability.png",
-           "per_class.png")
+FIGURES = ("confusion.png", "confusion_norm.png", "snr.png", "conditions.png", "curves.png",
+           "reliability.png", "per_class.png")
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -186,7 +186,7 @@ def _ood_aurocs(
     SNR present (``noisy_0db``) and against another corpus' clean clips (``other_corpus``)."""
     out: dict[str, float] = {}
     finite = np.isfinite(score)
-    noisy = ~clean_mask & finite
+    noisy = np.isfinite(snr) & finite
     if noisy.any() and "source_id" in pred.columns and "id" in pred.columns:
         low = noisy & (snr == np.nanmin(snr[noisy]))
         sources = pred.loc[low, "source_id"].astype(str).unique()
@@ -199,6 +199,89 @@ def _ood_aurocs(
         if other.size and pos.any():
             out["other_corpus"] = ood_auroc(score[pos], other)
     return out
+
+
+def clean_rows(pred: pd.DataFrame) -> np.ndarray:
+    """Clean test rows: no SNR, and (where ids are present) not a copy under another condition
+    (reverberant, telephone, codec and gain copies have no SNR either)."""
+    from ser.conditions import clean_mask
+
+    return pd.to_numeric(pred["snr_db"], errors="coerce").isna().to_numpy() & clean_mask(pred)
+
+
+def by_condition(pred: pd.DataFrame) -> dict[str, Any]:
+    """Scores per recording condition and level (ser.conditions): ``{"clean": {...}, "noise":
+    {"20": {...}, ...}, "reverb": {"0.6": {...}}, "telephone": {"ulaw": ...}, ...}``, each with
+    pooled accuracy/UAR/macro-F1, the UAR mean and std over folds, the number of test rows, and
+    ``delta_uar`` (UAR minus the clean UAR of the same folds). Noise levels go from the highest
+    SNR down, other levels in their natural order."""
+    from ser.conditions import CONDITION_KINDS, row_conditions
+
+    kinds, levels = row_conditions(pred)
+
+    def scores(mask: np.ndarray) -> dict[str, Any]:
+        rows = pred[mask]
+        out: dict[str, Any] = {**_scores(_labels_of(rows["true"]), _labels_of(rows["predicted"])),
+                               "n": int(mask.sum())}
+        if "fold" in rows.columns and rows["fold"].nunique() > 1:
+            per_fold = [_scores(_labels_of(r["true"]), _labels_of(r["predicted"]))["uar"]
+                        for _, r in rows.groupby(rows["fold"].to_numpy(), sort=True)]
+            out["uar_fold_mean"] = float(np.mean(per_fold))
+            out["uar_fold_std"] = float(np.std(per_fold, ddof=1))
+        return out
+
+    clean = kinds == "clean"
+    if not clean.any():
+        return {}
+    result: dict[str, Any] = {"clean": scores(clean)}
+    for kind in CONDITION_KINDS:
+        present = sorted({str(v) for v in levels[kinds == kind]}, key=_level_order(kind))
+        if not present:
+            continue
+        result[kind] = {}
+        for level in present:
+            entry = scores((kinds == kind) & (levels == level))
+            entry["delta_uar"] = entry["uar"] - result["clean"]["uar"]
+            result[kind][level] = entry
+    return result
+
+
+def condition_table(by_cond: dict[str, Any]) -> pd.DataFrame:
+    """``by_condition`` as a long table: condition, level, UAR (pooled, fold mean and std),
+    accuracy, delta to clean, n."""
+    rows = []
+    for kind, levels in by_cond.items():
+        items = [("", levels)] if kind == "clean" else list(levels.items())
+        for level, e in items:
+            rows.append({"condition": kind, "level": level, "uar": e.get("uar"),
+                         "uar_fold_mean": e.get("uar_fold_mean"),
+                         "uar_fold_std": e.get("uar_fold_std"), "accuracy": e.get("accuracy"),
+                         "delta_uar": e.get("delta_uar", 0.0), "n": e.get("n")})
+    return pd.DataFrame(rows, columns=["condition", "level", "uar", "uar_fold_mean",
+                                       "uar_fold_std", "accuracy", "delta_uar", "n"])
+
+
+def write_condition_outputs(by_cond: dict[str, Any], out_dir: Path, title: str, *,
+                            chance: float | None = None) -> None:
+    """conditions.csv (one row per condition and level) and conditions.png."""
+    from ser import plots
+
+    table = condition_table(by_cond)
+    write_text_atomic(Path(out_dir) / "conditions.csv",
+                      table.to_csv(index=False, float_format="%.6g"))
+    plots.plot_conditions(by_cond, title, Path(out_dir) / "conditions.png", chance=chance)
+
+
+def _level_order(kind: str):
+    """Sort key of a condition's levels: noise from high to low SNR, numbers ascending, text."""
+    def key(level: str) -> tuple[int, float, str]:
+        try:
+            value = float(level)
+        except ValueError:
+            return (1, 0.0, level)
+        return (0, -value if kind == "noise" else value, level)
+
+    return key
 
 
 def _check_columns(pred: pd.DataFrame) -> None:
@@ -227,9 +310,9 @@ def compute_metrics(
     protocol, leaky = describe_protocol(meta)
 
     snr = pd.to_numeric(pred["snr_db"], errors="coerce")
-    clean_mask = snr.isna().to_numpy()
+    clean_mask = clean_rows(pred)
     clean = pred[clean_mask]
-    noisy = pred[~clean_mask]
+    noisy = pred[snr.notna().to_numpy()]
     if clean.empty:
         raise ValueError("no clean test rows (snr_db null): headline metrics are undefined")
 
@@ -271,7 +354,7 @@ def compute_metrics(
     by_snr = {"clean": result["accuracy"]}
     by_snr_uar = {"clean": result["uar"]}
     by_noise: dict[str, dict[str, float]] = {}
-    noisy_snr = snr[~clean_mask]
+    noisy_snr = snr[snr.notna().to_numpy()]
     for value in sorted(noisy_snr.unique(), reverse=True):
         rows = noisy[(noisy_snr == value).to_numpy()]
         scores = _scores(_labels_of(rows["true"]), _labels_of(rows["predicted"]))
@@ -285,6 +368,7 @@ def compute_metrics(
     result["by_snr_uar"] = by_snr_uar
     if by_noise:
         result["by_noise"] = by_noise
+    result["by_condition"] = by_condition(pred)
 
     matrix = confusion_matrix(y_true, y_pred, labels=all_labels)
     result["confusion"] = {"labels": all_labels, "matrix": matrix.tolist()}
@@ -314,7 +398,7 @@ def compute_metrics(
         if ood:
             result["ood_auroc"] = ood
         if "noisy_0db" in ood:
-            result["ood_noisy_snr_db"] = float(np.nanmin(snr_values[~clean_mask]))
+            result["ood_noisy_snr_db"] = float(np.nanmin(snr_values))
         if conf_kind != "max_prob" and maxprob is not None:
             baseline = _ood_aurocs(maxprob, pred, clean_mask, snr_values, other_max)
             if baseline:
@@ -376,8 +460,11 @@ def _classification_report(pred: pd.DataFrame, labels: list[str], header: str) -
 
     snr = pd.to_numeric(pred["snr_db"], errors="coerce")
     parts = [header, ""]
-    for name, rows in (("clean test clips", pred[snr.isna().to_numpy()]),
-                       ("noisy copies, all SNRs pooled", pred[snr.notna().to_numpy()])):
+    clean = clean_rows(pred)
+    for name, rows in (("clean test clips", pred[clean]),
+                       ("noisy copies, all SNRs pooled", pred[snr.notna().to_numpy()]),
+                       ("copies under other conditions, pooled",
+                        pred[~clean & snr.isna().to_numpy()])):
         if rows.empty:
             continue
         y_true, y_pred = _labels_of(rows["true"]), _labels_of(rows["predicted"])
@@ -399,6 +486,7 @@ def evaluate_model(
 
     Writes (atomically) into ``out_dir``: metrics.json, predictions.parquet (all folds),
     confusion.csv (actual,predicted per clean test clip, for DVC's confusion template), snr.csv,
+    conditions.csv (UAR per recording condition and level),
     classification_report.txt and the figures in :data:`FIGURES`. ``histories`` are per-fold
     history.csv files (may be empty for models not trained by epochs); ``ood_other`` optional
     prediction tables of the same model on another corpus. Returns the metrics dict.
@@ -441,8 +529,7 @@ def evaluate_model(
 
     # Tables.
     _write_parquet_atomic(pred, out_dir / "predictions.parquet", {**meta, "folds": folds_used})
-    snr = pd.to_numeric(pred["snr_db"], errors="coerce")
-    clean = pred[snr.isna().to_numpy()]
+    clean = pred[clean_rows(pred)]
     confusion = pd.DataFrame({"actual": clean["true"].astype(str).to_numpy(),
                               "predicted": clean["predicted"].astype(str).to_numpy()})
     write_text_atomic(out_dir / "confusion.csv", confusion.to_csv(index=False))
@@ -465,6 +552,8 @@ def evaluate_model(
     plots.plot_confusion(matrix, conf_labels, title, out_dir / "confusion_norm.png",
                          normalize=True)
     plots.plot_snr(snr_rows, title, out_dir / "snr.png", chance=1.0 / max(1, len(labels)))
+    write_condition_outputs(metrics["by_condition"], out_dir, title,
+                            chance=1.0 / max(1, len(labels)))
     plots.plot_curves(_read_histories(histories), title, out_dir / "curves.png",
                       arch=arch or model)
     bins = None

@@ -150,6 +150,62 @@ def plot_snr(
     return save_figure(fig, path)
 
 
+def plot_conditions(
+    by_condition: Mapping[str, Any],
+    title: str,
+    path: Path | str,
+    *,
+    chance: float | None = None,
+) -> Path:
+    """UAR under every recording condition and level (``metrics.json`` ``by_condition``): one bar
+    per level, grouped and coloured by condition, fold std as error bars; the clean UAR as a
+    line across, so each bar reads as "how much of the clean accuracy survives"."""
+    groups = [(k, v) for k, v in by_condition.items() if k != "clean" and v]
+    if "clean" not in by_condition or not groups:
+        return placeholder("no degraded test copies (augment: snr_db, reverb_rt60, telephone, "
+                           "codec, gain_db)", title, path)
+    def uar(entry: Mapping[str, Any]) -> tuple[float, float]:
+        return (float(entry.get("uar_fold_mean", entry.get("uar", np.nan))),
+                float(entry.get("uar_fold_std", 0.0) or 0.0))
+
+    clean_uar, clean_std = uar(by_condition["clean"])
+    names, values, errs, colors, ticks = [], [], [], [], []
+    x = 0.0
+    xs = []
+    for gi, (kind, levels) in enumerate(groups):
+        start = x
+        for level, entry in levels.items():
+            v, e = uar(entry)
+            unit = {"noise": " dB", "reverb": " s" if level != "rir" else "", "gain": " dB"}
+            names.append(f"{level}{unit.get(kind, '')}")
+            values.append(v)
+            errs.append(e)
+            colors.append(COLORS[(gi + 1) % len(COLORS)])
+            xs.append(x)
+            x += 1.0
+        ticks.append(((start + x - 1.0) / 2.0, kind))
+        x += 0.6
+    with _style():
+        fig = _figure(max(5.4, 0.42 * len(xs) + 2.8), 3.4)
+        ax = fig.add_subplot()
+        ax.bar(xs, values, yerr=errs, color=colors, width=0.8, capsize=2,
+               error_kw={"lw": 0.8, "ecolor": "#555555"})
+        ax.axhspan(clean_uar - clean_std, clean_uar + clean_std, color=COLORS[0], alpha=0.08)
+        ax.axhline(clean_uar, color=COLORS[0], lw=1.2, label=f"clean ({clean_uar:.2f})")
+        if chance is not None:
+            ax.axhline(chance, color="#999999", lw=0.8, ls=":", label=f"chance ({chance:.2f})")
+        ax.set_xticks(xs, labels=names, rotation=45, ha="right")
+        for pos, kind in ticks:
+            ax.text(pos, 1.0, kind, ha="center", va="bottom", fontsize=8,
+                    transform=ax.get_xaxis_transform())
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("UAR (mean over folds)")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+        ax.set_title(title + ": UAR under each recording condition", pad=14)
+    return save_figure(fig, path)
+
+
 def plot_curves(
     histories: Mapping[int, Any],
     title: str,

@@ -36,6 +36,8 @@ FIGURE_CAPTIONS = {
     "confusion_norm.png": "Confusion matrix, row-normalised (diagonal = recall)",
     "per_class.png": "Recall per class; the dashed line is their mean, the UAR",
     "snr.png": "Accuracy and UAR on the noisy copies of the test clips, by SNR",
+    "conditions.png": "UAR under each recording condition (noise, reverberation, telephone, "
+                      "codec, gain) against the clean UAR (line)",
     "curves.png": "Training curves per fold (solid: training, dashed: validation)",
     "reliability.png": "Reliability diagram: accuracy against confidence, with the ECE",
 }

@@ -17,6 +17,7 @@ rule evaluate_model:
         predictions="results/eval/{dataset}/{model}/predictions.parquet",
         confusion_table="results/eval/{dataset}/{model}/confusion.csv",
         snr_table="results/eval/{dataset}/{model}/snr.csv",
+        conditions_table="results/eval/{dataset}/{model}/conditions.csv",
         report_txt="results/eval/{dataset}/{model}/classification_report.txt",
         confusion=report(
             "results/eval/{dataset}/{model}/confusion.png",
@@ -33,6 +34,12 @@ rule evaluate_model:
         snr=report(
             "results/eval/{dataset}/{model}/snr.png",
             caption="../report/snr.rst",
+            category="{dataset}",
+            subcategory="{model}",
+        ),
+        conditions=report(
+            "results/eval/{dataset}/{model}/conditions.png",
+            caption="../report/conditions.rst",
             category="{dataset}",
             subcategory="{model}",
         ),
