@@ -370,3 +370,22 @@ def test_log_power_spectrogram_peaks_at_the_tone():
     assert db.shape == (n_fft // 2 + 1, 1 + (SR // 2 - n_fft) // int(0.010 * SR))
     peak_hz = np.argmax(db.mean(axis=1)) * SR / n_fft
     assert abs(peak_hz - 1000) <= SR / n_fft
+
+
+def test_robustness_sentence_explains_the_collapse():
+    from ser.report import _robustness_html
+
+    m = {"labels": list("abcdefgh"), "train_on": "clean",
+         "by_condition": {"clean": {"uar": 0.6},
+                          "noise": {"20": {"uar": 0.3}, "0": {"uar": 0.14}},
+                          "reverb": {"0.6": {"uar": 0.5}}}}
+    html = _robustness_html(m)
+    assert "Trained on clean clips only" in html
+    assert "noise 0 dB SNR: 0.140" in html and "reverb 0.6 s RT60: 0.500" in html
+    assert "largest loss is under noise 0 dB SNR: 0.140 (near chance)" in html
+    assert "train_on: clean+noisy" in html
+    robust = {**m, "train_on": "clean+noisy",
+              "by_condition": {"clean": {"uar": 0.6}, "noise": {"0": {"uar": 0.58}}}}
+    html = _robustness_html(robust)
+    assert "every degraded copy" in html and "largest loss" not in html
+    assert _robustness_html({"by_condition": {"clean": {"uar": 0.6}}}) == ""

@@ -517,7 +517,8 @@ def evaluate_model(
     model = str(meta.get("model") or out_dir.name)
     arch = str(meta.get("arch") or "")
     info: dict[str, Any] = {"dataset": dataset, "model": model, "arch": arch}
-    for key in ("features", "feature_set", "train_dataset", "test_dataset", "normalize"):
+    for key in ("features", "feature_set", "train_dataset", "test_dataset", "normalize",
+                "train_on"):
         if key in meta:
             info[key] = meta[key]
     if isinstance(meta.get("params"), dict) and "features" not in info:

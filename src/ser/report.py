@@ -313,7 +313,12 @@ protocol inflates results.</p>
 mean of per-class recalls, so a majority class cannot dominate it; chance level is 1 / number of
 classes. The leaderboard shows its mean ± standard deviation over folds; accuracy and macro-F1 are
 computed on all clean test clips pooled over folds. Headline figures use clean clips only; the SNR
-columns give accuracy on noisy copies of the same test clips (lower SNR = louder noise).
+columns give accuracy on noisy copies of the same test clips (lower SNR = louder noise: 20 dB is a
+quiet office, 0 dB speech as loud as the noise), and each model's <i>conditions</i> figure its UAR
+on copies with reverberation, a telephone line, a lossy codec or a lower level, when the config
+asks for them (<code>augment</code>). A model trained on clean clips only usually collapses
+towards chance under noise: it has never heard any; one trained on the degraded copies
+(<code>train_on</code>) holds up. The sentence under each model says which it is.
 <i>ECE</i> (expected calibration error, 15 equal-width bins over the highest class probability)
 is 0 for a perfectly calibrated model. <i>OOD AUROC</i> measures how well the model's confidence
 separates clean test clips from their copies at the lowest SNR (1 = perfectly, 0.5 = not at all);
@@ -355,6 +360,47 @@ def _metrics_summary_html(m: dict[str, Any]) -> str:
     return f'<div class="figs">{table}{fold_table}{snr_table}</div>'
 
 
+def _robustness_html(m: dict[str, Any]) -> str:
+    """A sentence per model that explains its noise/condition figures: what it was trained on,
+    what each condition costs it, and what to do about a collapse."""
+    bc = m.get("by_condition") or {}
+    if "clean" not in bc or len(bc) < 2:
+        return ""
+    clean = _num(bc["clean"].get("uar"))
+    chance = 1.0 / max(1, len(m.get("labels") or []) or 1)
+    train_on = m.get("train_on")
+    if train_on in (None, "clean"):
+        trained = "clean clips only: it never heard noise, a room or a phone line"
+    elif isinstance(train_on, str):
+        trained = "clean clips and every degraded copy of its training clips"
+    else:
+        trained = "clean clips and their " + ", ".join(map(str, train_on)) + " copies"
+    parts = []
+    worst: tuple[float, str] | None = None
+    for kind, levels in bc.items():
+        if kind == "clean":
+            continue
+        for level, e in levels.items():
+            u = _num(e.get("uar"))
+            name = f"{kind} {level}" + {"noise": " dB SNR", "reverb": " s RT60" if level != "rir"
+                                        else "", "gain": " dB"}.get(kind, "")
+            parts.append(f"{_e(name)}: {_fmt(u)}")
+            if worst is None or u < worst[0]:
+                worst = (u, name)
+    text = (f"<p><b>Robustness.</b> Trained on {_e(trained)}. Clean UAR {_fmt(clean)}; on copies "
+            f"of the same test clips under each condition: {'; '.join(parts)} (chance "
+            f"{_fmt(chance)}).")
+    if worst is not None and worst[0] < clean - 0.05:
+        near = " (near chance)" if worst[0] < chance + 0.05 else ""
+        text += (f" The largest loss is under {_e(worst[1])}: {_fmt(worst[0])}{near}, "
+                 f"{_fmt(clean - worst[0])} below clean.")
+        if train_on in (None, "clean"):
+            text += (" A model only learns the conditions it is trained on: "
+                     "<code>train_on: clean+noisy</code> adds the degraded copies to training "
+                     "(docs/accuracy.md, Robustness, measures what it buys).")
+    return text + "</p>"
+
+
 def _model_html(entry: _Entry) -> str:
     m = entry.metrics
     leaky = bool(m.get("leaky", False))
@@ -367,6 +413,7 @@ def _model_html(entry: _Entry) -> str:
               else "classification_report.txt not found")
     return (f'<div class="model{" leaky" if leaky else ""}" id="{anchor}">'
             f"<h3>{_e(entry.model)}{tag}{arch}</h3>{_metrics_summary_html(m)}"
+            f"{_robustness_html(m)}"
             f'<div class="figs">{figs}</div>'
             f"<details><summary>classification report</summary><pre>{_e(report)}</pre>"
             "</details></div>")
