@@ -266,3 +266,14 @@ def test_augment_stage_makes_every_condition(tmp_path, rir_bank):
     for a, b in zip(ok["wav"], again.loc[again["status"] == "ok", "wav"], strict=True):
         assert hashlib.sha256(Path(a).read_bytes()).digest() == \
             hashlib.sha256(Path(b).read_bytes()).digest()
+
+
+def test_training_rows_follow_train_on():
+    frame = pd.DataFrame({"id": ["a", "a#snr10", "a#rt0.6", "a#tel-ulaw", "b", "b#gain-20"],
+                          "source_id": ["a", "a", "a", "a", "b", "b"]})
+    assert C.training_rows(frame, "clean").tolist() == [1, 0, 0, 0, 1, 0]
+    assert C.training_rows(frame, "clean+noisy").all()
+    assert C.training_rows(frame, ["clean", "reverb", "gain"]).tolist() == [1, 0, 1, 0, 1, 1]
+    for bad in ("noisy", ["clean", "echo"], []):
+        with pytest.raises(ValueError, match="train_on"):
+            C.training_rows(frame, bad)

@@ -626,3 +626,33 @@ def row_conditions(frame: Any) -> tuple[np.ndarray, np.ndarray]:
 def clean_mask(frame: Any) -> np.ndarray:
     """True for the clean rows of a table (not a copy under any condition)."""
     return row_conditions(frame)[0] == "clean"
+
+
+TRAIN_ON_PRESETS = ("clean", "clean+noisy")
+
+
+def check_train_on(train_on: str | Sequence[str]) -> None:
+    """`train_on` is `clean`, `clean+noisy` (clean clips and every degraded copy) or a list of
+    `clean` and condition kinds, e.g. `[clean, noise, reverb]`; ValueError otherwise."""
+    if isinstance(train_on, str):
+        if train_on not in TRAIN_ON_PRESETS:
+            raise ValueError(f"train_on must be one of {TRAIN_ON_PRESETS} or a list of clean and "
+                             f"condition kinds {list(CONDITION_KINDS)}, got {train_on!r}")
+        return
+    items = [str(k) for k in train_on]
+    bad = sorted(set(items) - {"clean", *CONDITION_KINDS})
+    if not items or bad:
+        raise ValueError(f"train_on: {bad or 'empty list'}: list `clean` and/or condition kinds "
+                         f"{list(CONDITION_KINDS)}")
+
+
+def training_rows(frame: Any, train_on: str | Sequence[str]) -> np.ndarray:
+    """Rows of a feature table that `train_on` trains on: clean rows, every copy
+    (`clean+noisy`), or clean rows and/or copies of the listed condition kinds."""
+    check_train_on(train_on)
+    kinds = row_conditions(frame)[0]
+    if train_on == "clean":
+        return kinds == "clean"
+    if train_on == "clean+noisy":
+        return np.ones(len(kinds), dtype=bool)
+    return np.isin(kinds, [str(k) for k in train_on])
