@@ -7,4 +7,5 @@ from ser.smk import run
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 run(sm, lambda: run_features_shard(
     Path(sm.input.clean), Path(sm.input.noisy), sm.wildcards.fs, Path(sm.output.table),
-    Path(sm.output.rejected), dataset=sm.wildcards.dataset, params=dict(sm.params.fs_params)))
+    Path(sm.output.rejected), dataset=sm.wildcards.dataset, params=dict(sm.params.fs_params),
+    threads=sm.threads))

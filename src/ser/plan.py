@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 AUDIO_FORMATS = ("ravdess", "cremad", "tess", "savee", "rml", "emodb", "urdu", "folders")
-VECTOR_SETS = ("is09_emotion", "egemaps", "compare", "emobase", "mfcc40", "spectral_stats")
-MATRIX_SETS = ("logmel",)
 MATRIX_ARCHS = ("cnn", "lstm", "inception")
 
 
@@ -139,6 +137,33 @@ class Plan:
             return ["table"]
         return list(self.config["features"])
 
+    def feature_set(self, name: str) -> tuple[str, dict[str, Any]]:
+        """(registry set, parameters) of a `features` entry: a registry name or a variant (a
+        feature_params key with `set:`, BOARD R4)."""
+        from ser.features import resolve_variant
+
+        return resolve_variant(name, self.config.get("feature_params"))
+
+    def feature_kind(self, name: str) -> str:
+        """`functionals` or `matrix` (`table` for ready-made tables)."""
+        if name == "table":
+            return "functionals"
+        from ser.features import get_feature_set
+
+        return get_feature_set(self.feature_set(name)[0]).kind
+
+    def feature_threads(self, name: str) -> int:
+        """Threads a features_shard job of this set asks for (Snakemake caps them at --cores)."""
+        from ser.features import get_feature_set
+
+        return int(get_feature_set(self.feature_set(name)[0]).threads)
+
+    def feature_mem_mb(self, name: str) -> int:
+        """Memory a features_shard job of this set asks for."""
+        from ser.features import get_feature_set
+
+        return int(get_feature_set(self.feature_set(name)[0]).mem_mb)
+
     @property
     def models(self) -> list[str]:
         return list(self.config.get("models", {}))
@@ -218,6 +243,26 @@ class Plan:
         return any(c.kind == "reverb" for c in self.conditions)
 
     # ------------------------------------------------------------------ checks
+    def check_features(self) -> None:
+        """Every `features` entry resolves to a registry set with valid parameters whose model
+        (for pretrained encoders) is installed, and the audio rate suits it."""
+        from ser.features import get_feature_set
+
+        cfg = self.config
+        names = list(cfg.get("features", []))
+        rate = int(cfg.get("audio", {}).get("sample_rate", 16000))
+        for name in names:
+            try:
+                set_name, params = self.feature_set(name)
+                fs = get_feature_set(set_name)
+                fs.check(params)
+            except ValueError as exc:
+                raise ConfigError(f"features: {name}: {exc}") from None
+            need = getattr(fs, "sample_rate", None)
+            if need and rate != need:
+                raise ConfigError(f"features: {name} needs audio.sample_rate: {need} "
+                                  f"(the config has {rate})")
+
     def check(self) -> None:
         cfg = self.config
         try:
@@ -261,6 +306,7 @@ class Plan:
                 if rx.groups < 1:
                     raise ConfigError(f"{key}.speaker_regex needs a (group) for the speaker")
         feats = set(cfg.get("features", []))
+        self.check_features()
         for m, mc in (cfg.get("models") or {}).items():
             fs = [mc["features"]] if isinstance(mc["features"], str) else mc["features"]
             for f in fs:
@@ -268,7 +314,7 @@ class Plan:
                     raise ConfigError(
                         f"models.{m}.features: {f!r} is not in features {sorted(feats)}"
                     )
-            matrix = [f for f in fs if f in MATRIX_SETS]
+            matrix = [f for f in fs if f != "table" and self.feature_kind(f) == "matrix"]
             if mc["arch"] in MATRIX_ARCHS and (len(fs) != 1 or not matrix):
                 raise ConfigError(f"models.{m}: arch {mc['arch']} needs features: logmel")
             if mc["arch"] not in MATRIX_ARCHS and matrix:

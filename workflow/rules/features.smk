@@ -14,8 +14,9 @@ rule features_shard:
         dataset=AUDIO_DS,
     conda:
         CONDA_ENV
+    threads: lambda wc: plan.feature_threads(wc.fs)
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc: plan.feature_mem_mb(wc.fs),
         runtime=120,
     params:
         fs_params=lambda wc: config["feature_params"].get(wc.fs, {}),

@@ -1,4 +1,5 @@
-"""Feature sets (openSMILE functionals, MFCC means, log-mel matrices) and feature tables.
+"""Feature sets (openSMILE functionals, MFCC means, log-mel matrices, pretrained speech encoders)
+and feature tables.
 
 `FEATURE_SETS[name]` is the registry; `extract_signal` is the single entry point that both the
 workflow (via `run_features_shard`) and `ser predict` use on a signal.
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ser.features.base import FeatureSet, prepare_signal
+from ser.features.hf_encoder import HF_ENCODER
 from ser.features.librosa_sets import LOGMEL, MFCC40, SPECTRAL_STATS
 from ser.features.opensmile_sets import COMPARE, EGEMAPS, EMOBASE, IS09
 from ser.features.tables import (
@@ -21,9 +23,12 @@ from ser.features.tables import (
     read_features,
     run_features_shard,
 )
+from ser.features.variants import resolve_variant, split_variant
+from ser.features.whisper import WHISPER
 
 FEATURE_SETS: dict[str, FeatureSet] = {
-    fs.name: fs for fs in (IS09, EGEMAPS, COMPARE, EMOBASE, MFCC40, SPECTRAL_STATS, LOGMEL)
+    fs.name: fs for fs in (IS09, EGEMAPS, COMPARE, EMOBASE, MFCC40, SPECTRAL_STATS, LOGMEL,
+                           WHISPER, HF_ENCODER)
 }
 
 
@@ -48,6 +53,6 @@ combine = combine_shards
 
 __all__ = [
     "FEATURE_SETS", "META_COLUMNS", "REJECTED_COLUMNS", "FeatureSet", "combine", "combine_shards",
-    "extract_signal", "get_feature_set", "prepare_signal", "read_features", "run_features_shard",
-    "run_shard",
+    "extract_signal", "get_feature_set", "prepare_signal", "read_features", "resolve_variant",
+    "run_features_shard", "run_shard", "split_variant",
 ]

@@ -60,6 +60,9 @@ def _ser_meta(fs, params: dict[str, Any], dataset: str, sample_rate: int | None)
         meta["column"] = MATRIX_COLUMN
         meta["storage"] = "float16"
     meta["versions"] = fs.versions()
+    provenance = fs.provenance(params)
+    if provenance:
+        meta["provenance"] = provenance
     return meta
 
 
@@ -108,43 +111,65 @@ def _jobs(clean_manifest: Path, noisy_table: Path | None) -> tuple[list[dict], l
 
 def run_features_shard(clean_manifest: Path, noisy_table: Path | None, feature_set: str,
                        out: Path, rejected_out: Path, *, dataset: str,
-                       params: dict | None = None) -> None:
+                       params: dict | None = None, threads: int | None = None) -> None:
     """Extract `feature_set` for the ok clean clips of a shard and their ok noisy copies.
 
-    Rows whose WAV cannot be read or whose features are NaN/inf go to `rejected_out` with the
-    reason; both files are always written (possibly empty, with the full schema)."""
+    `feature_set` is a registry name, or a variant's name whose `params` carry `set:` (R4).
+    Clips go to the extractor `batch_size` at a time (encoders run a batch per call) with
+    `threads` CPU threads. Rows whose WAV cannot be read or whose features are NaN/inf go to
+    `rejected_out` with the reason; both files are always written (possibly empty, with the full
+    schema)."""
     import soundfile as sf
 
-    fs = _feature_set(feature_set)
+    from ser.features.variants import split_variant
+
+    set_name, params = split_variant(feature_set, params)
+    fs = _feature_set(set_name)
     resolved = fs.resolve(params)
-    extract = fs.extractor(resolved)
+    extract = fs.batch_extractor(resolved, threads)
     jobs, pre_rejected = _jobs(Path(clean_manifest), Path(noisy_table) if noisy_table else None)
     rejected = [{"id": r["id"], "source_id": r["source_id"], "snr_db": r["snr_db"],
                  "feature_set": fs.name, "reason": r["reason"]} for r in pre_rejected]
+
+    def reject(job: dict, exc: BaseException) -> None:
+        rejected.append({"id": job["id"], "source_id": job["source_id"],
+                         "snr_db": job["snr_db"], "feature_set": fs.name,
+                         "reason": f"{type(exc).__name__}: {exc}"})
+
     meta_rows: list[dict] = []
     feats: list[np.ndarray] = []
     sample_rate: int | None = None
     t0 = time.monotonic()
-    for i, job in enumerate(jobs, 1):
-        try:
-            if job["wav"] is None or (isinstance(job["wav"], float) and np.isnan(job["wav"])):
-                raise ValueError("no WAV path")
-            y, sr = sf.read(str(job["wav"]), dtype="float32", always_2d=False)
-            if sample_rate is None:
-                sample_rate = int(sr)
-            elif sr != sample_rate:
-                raise ValueError(f"WAV is {sr} Hz, the shard's clips are {sample_rate} Hz")
-            x = extract(y, sr)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a listed rejection
-            rejected.append({"id": job["id"], "source_id": job["source_id"],
-                             "snr_db": job["snr_db"], "feature_set": fs.name,
-                             "reason": f"{type(exc).__name__}: {exc}"})
-            continue
-        meta_rows.append({k: job[k] for k in META_COLUMNS if k != "dataset"})
-        feats.append(x)
-        if i % 100 == 0 or i == len(jobs):
-            print(f"[features {fs.name} {Path(out).name}] {i}/{len(jobs)} clips "
-                  f"({i / max(time.monotonic() - t0, 1e-9):.1f}/s)", file=sys.stderr, flush=True)
+    step = max(1, int(fs.batch_size))
+    shown = 0
+    for b in range(0, len(jobs), step):
+        batch: list[tuple[dict, np.ndarray, int]] = []
+        for job in jobs[b:b + step]:
+            try:
+                if job["wav"] is None or (isinstance(job["wav"], float) and np.isnan(job["wav"])):
+                    raise ValueError("no WAV path")
+                y, sr = sf.read(str(job["wav"]), dtype="float32", always_2d=False)
+                if sample_rate is None:
+                    sample_rate = int(sr)
+                elif sr != sample_rate:
+                    raise ValueError(f"WAV is {sr} Hz, the shard's clips are {sample_rate} Hz")
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a listed rejection
+                reject(job, exc)
+                continue
+            batch.append((job, y, int(sr)))
+        results = extract([(y, sr) for _, y, sr in batch]) if batch else []
+        for (job, _, _), x in zip(batch, results, strict=True):
+            if isinstance(x, Exception):
+                reject(job, x)
+                continue
+            meta_rows.append({k: job[k] for k in META_COLUMNS if k != "dataset"})
+            feats.append(x)
+        done = min(b + step, len(jobs))
+        if done // 100 > shown // 100 or done == len(jobs) or step > 1:
+            shown = done
+            print(f"[features {feature_set} {Path(out).name}] {done}/{len(jobs)} clips "
+                  f"({done / max(time.monotonic() - t0, 1e-9):.1f}/s)", file=sys.stderr,
+                  flush=True)
 
     schema = table_schema(fs, resolved)
     n = len(meta_rows)
@@ -168,6 +193,8 @@ def run_features_shard(clean_manifest: Path, noisy_table: Path | None, feature_s
         arrays.append(pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float16()),
                                                         frames * bins))
     meta = _ser_meta(fs, resolved, dataset, sample_rate)
+    if feature_set != fs.name:
+        meta["variant"] = feature_set
     meta["n_rows"], meta["n_rejected"] = n, len(rejected)
     _write(pa.Table.from_arrays(arrays, schema=_with_meta(schema, meta)), Path(out))
     rej = pd.DataFrame(rejected, columns=REJECTED_COLUMNS)
@@ -184,7 +211,8 @@ def _shard_meta(path: Path) -> tuple[pa.Schema, dict]:
     return schema.remove_metadata(), json.loads(raw)
 
 
-_MUST_AGREE = ("feature_set", "kind", "params", "dataset", "columns", "shape", "versions")
+_MUST_AGREE = ("feature_set", "variant", "kind", "params", "dataset", "columns", "shape",
+               "versions", "provenance")
 
 
 def combine_shards(shards: Sequence[Path], out: Path, rejected_shards: Sequence[Path],
