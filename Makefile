@@ -4,6 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ENC_STAMP := $(VENV)/.installed-encoders
 CORES ?= all
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONHASHSEED := 0
@@ -11,11 +12,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export DVC_NO_ANALYTICS := 1
 REMOTE ?= $(abspath ../ser-dvc-remote)
 
-.PHONY: setup demo test test-fast lint fmt test-cluster test-dvc bench clean help remote push pull
+.PHONY: setup setup-encoders demo test test-fast lint fmt test-cluster test-dvc bench clean help remote push pull
 
 help:
 	@echo "make demo          set up .venv and run the whole workflow on the embedded demo corpus"
-	@echo "make test          set up .venv and run the test suite"
+	@echo "make test          set up .venv (with the optional encoders group) and run the test suite"
+	@echo "make setup-encoders  add the optional encoders group (torch CPU + transformers) to .venv"
 	@echo "make lint          ruff, snakefmt --check, snakemake --lint"
 	@echo "make test-dvc      DVC round trips (repro, push/pull, exp run) in temporary repositories"
 	@echo "make test-cluster  run the demo workflow on a real single-node SLURM (root, apt)"
@@ -30,18 +32,26 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+# `make test` also installs the optional `encoders` group (torch CPU build + transformers, for
+# the hf_encoder feature set and the Whisper front-end reference test); `make demo` stays light.
+$(ENC_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,encoders]'
+	touch $(ENC_STAMP)
+
 setup: $(STAMP)
+
+setup-encoders: $(ENC_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
-test: $(STAMP)
+test: $(ENC_STAMP)
 	$(BIN)/python -m pytest -q -m "not dvc"
 
 test-dvc: $(STAMP)
 	$(BIN)/python -m pytest -q -m dvc tests/test_dvc.py
 
-test-fast: $(STAMP)
+test-fast: $(ENC_STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not dvc"
 
 lint: $(STAMP)
@@ -55,6 +65,7 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/features.py
+	$(BIN)/python bench/features.py --per-core
 	$(BIN)/python bench/predict.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/accuracy.py
