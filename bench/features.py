@@ -16,6 +16,15 @@ there (not timed); then time, in `--repeat` interleaved rounds,
 Wall seconds decide the ratios; CPU seconds (user + sys, all child processes) are printed too,
 since on a shared machine wall time also measures the neighbours. The fastest of the `--repeat`
 runs (default 2) of each counts.
+
+    python bench/features.py --per-core [--clips 24]
+
+Cost per clip of the pretrained encoders next to openSMILE, in one process over the same real
+clean clips (decoded once): clips per CPU-second ("clips/s per core": CPU time of the whole
+process, so the encoder's threads count, and other users' load barely does), wall time, and the
+ratio to eGeMAPS measured in the same run. Rows: openSMILE eGeMAPS / IS09 / ComParE; `whisper`
+tiny.en one clip per encoder call and a batch of 8, 1 and 2 threads, the int8 compute type (with
+the correlation of its embeddings to float32's), and the base model.
 """
 
 from __future__ import annotations
@@ -92,6 +101,77 @@ def in_process(feature_set: str, signals: list, reference: bool) -> tuple[float,
     return time.perf_counter() - t0, time.process_time() - cpu0, out
 
 
+# (label, feature set, params, clips per call, threads)
+PER_CORE_ROWS: list[tuple[str, str, dict, int, int]] = [
+    ("openSMILE eGeMAPS", "egemaps", {}, 1, 1),
+    ("openSMILE IS09", "is09_emotion", {}, 1, 1),
+    ("openSMILE ComParE", "compare", {}, 1, 1),
+    ("whisper tiny.en, 1 clip/call", "whisper", {}, 1, 1),
+    ("whisper tiny.en, batch 8", "whisper", {}, 8, 1),
+    ("whisper tiny.en, batch 8, 2 thr", "whisper", {}, 8, 2),
+    ("whisper tiny.en int8, batch 8", "whisper", {"compute_type": "int8"}, 8, 1),
+    ("whisper base, batch 8", "whisper", {"model": "base"}, 8, 1),
+]
+
+
+def per_core(data: Path, n_clips: int, json_out: Path | None) -> int:
+    """Encoder cost per clip next to openSMILE, in-process (see the module docstring)."""
+    import numpy as np
+    import soundfile as sf
+
+    from ser.features import FEATURE_SETS
+
+    files = sorted(data.glob("Actor_*/*.*"))
+    step = max(1, len(files) // max(1, n_clips))
+    files = files[::step][:n_clips]  # spread over actors and emotions
+    signals = [sf.read(f, dtype="float32") for f in files]
+    seconds = sum(y.size / sr for y, sr in signals)
+    load0 = os.getloadavg()[0]
+    print(f"{len(signals)} clean clips ({seconds:.0f} s of audio) from {data}; "
+          f"{os.cpu_count()} CPUs, load average {load0:.1f}", flush=True)
+    results: list[dict] = []
+    float32_tiny: np.ndarray | None = None
+    for label, name, params, per_call, threads in PER_CORE_ROWS:
+        fs = FEATURE_SETS[name]
+        run = fs.batch_extractor(params, threads)
+        run(signals[:1])  # load the model / openSMILE and warm caches: not timed
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        out: list = []
+        for i in range(0, len(signals), per_call):
+            out += run(signals[i:i + per_call])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        bad = [x for x in out if isinstance(x, Exception)]
+        if bad:
+            print(f"{label}: {len(bad)} clips failed, e.g. {bad[0]}", file=sys.stderr)
+            return 1
+        x = np.stack(out)
+        row = {"row": label, "feature_set": name, "params": params, "clips_per_call": per_call,
+               "threads": threads, "wall_s": wall, "cpu_s": cpu,
+               "clips_per_cpu_s": len(signals) / cpu, "clips_per_wall_s": len(signals) / wall}
+        if name == "whisper" and not params and float32_tiny is None:
+            float32_tiny = x
+        if params.get("compute_type") == "int8" and float32_tiny is not None:
+            corr = [np.corrcoef(a, b)[0, 1] for a, b in zip(x, float32_tiny, strict=True)]
+            row["min_corr_to_float32"] = float(min(corr))
+        results.append(row)
+        print(f"  {label}: {row['clips_per_cpu_s']:.2f} clips/s per core", flush=True)
+    base = results[0]["clips_per_cpu_s"]
+    print(f"\n{'run':34s} {'wall s':>7s} {'CPU s':>7s} {'clips/s/core':>13s} {'x eGeMAPS':>10s}")
+    for r in results:
+        extra = (f"  (embeddings vs float32: min correlation {r['min_corr_to_float32']:.4f})"
+                 if "min_corr_to_float32" in r else "")
+        print(f"{r['row']:34s} {r['wall_s']:7.1f} {r['cpu_s']:7.1f} "
+              f"{r['clips_per_cpu_s']:13.2f} {r['clips_per_cpu_s'] / base:10.3f}{extra}")
+    load1 = os.getloadavg()[0]
+    print(f"load average {load0:.1f} -> {load1:.1f}; per-core figures are CPU time of this "
+          f"process (all its threads), so they hold under others' load better than wall time")
+    if json_out:
+        json_out.write_text(json.dumps({"clips": len(signals), "audio_s": seconds,
+                                        "cpus": os.cpu_count(), "load_average": [load0, load1],
+                                        "rows": results}, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="RAVDESS-layout folder")
@@ -102,12 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2, help="runs per measurement (fastest counts)")
     ap.add_argument("--workdir", type=Path, help="keep the run here (default: temporary)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--per-core", action="store_true",
+                    help="encoder cost per clip next to openSMILE, in-process (no workflow)")
+    ap.add_argument("--clips", type=int, default=24, help="clips for --per-core")
     args = ap.parse_args(argv)
 
     data = args.data.resolve()
     if not data.is_dir():
         print(f"data folder not found: {data}", file=sys.stderr)
         return 2
+    if args.per_core:
+        return per_core(data, args.clips, args.json)
     from ser.features import FEATURE_SETS, read_features
 
     if args.feature_set not in FEATURE_SETS:
