@@ -243,6 +243,12 @@ def test_combine_keeps_rows_and_metadata(shard, tmp_path: Path) -> None:
     assert meta["columns"] == parts[0][2]["columns"] and meta["params"] == {"n_mfcc": 40}
     assert meta["n_rows"] == 7 and meta["n_rejected"] == 1 and meta["n_shards"] == 3
     assert meta["sample_rate"] == SR
+    # extraction cost of the clean clips, summed over shards (evaluation reports it per clip)
+    clean = int(df["snr_db"].isna().sum())
+    assert meta["timing"]["clean_clips"] == clean > 0
+    assert meta["timing"]["seconds_per_clip"] == pytest.approx(
+        meta["timing"]["clean_seconds"] / clean, rel=1e-3)
+    assert meta["timing"]["seconds_per_clip"] > 0
     assert list(pd.read_parquet(rej)["id"]) == ["E/gone"]
     assert json.loads(pq.read_schema(out).metadata[b"ser"])["feature_set"] == "mfcc40"
     only_meta, empty_x, _ = read_features(out, columns_only=True)

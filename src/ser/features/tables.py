@@ -142,7 +142,12 @@ def run_features_shard(clean_manifest: Path, noisy_table: Path | None, feature_s
     t0 = time.monotonic()
     step = max(1, int(fs.batch_size))
     shown = 0
+    # read + extract time of the clean clips: the feature cost a new file pays (a batch's time
+    # is shared evenly by its clips)
+    clean_seconds = 0.0
+    n_clean = 0
     for b in range(0, len(jobs), step):
+        t_batch = time.perf_counter()
         batch: list[tuple[dict, np.ndarray, int]] = []
         for job in jobs[b:b + step]:
             try:
@@ -158,10 +163,14 @@ def run_features_shard(clean_manifest: Path, noisy_table: Path | None, feature_s
                 continue
             batch.append((job, y, int(sr)))
         results = extract([(y, sr) for _, y, sr in batch]) if batch else []
+        per_clip = (time.perf_counter() - t_batch) / max(1, len(batch))
         for (job, _, _), x in zip(batch, results, strict=True):
             if isinstance(x, Exception):
                 reject(job, x)
                 continue
+            if job["snr_db"] is None:
+                clean_seconds += per_clip
+                n_clean += 1
             meta_rows.append({k: job[k] for k in META_COLUMNS if k != "dataset"})
             feats.append(x)
         done = min(b + step, len(jobs))
@@ -196,11 +205,22 @@ def run_features_shard(clean_manifest: Path, noisy_table: Path | None, feature_s
     if feature_set != fs.name:
         meta["variant"] = feature_set
     meta["n_rows"], meta["n_rejected"] = n, len(rejected)
+    meta["timing"] = {"clean_clips": n_clean, "clean_seconds": round(clean_seconds, 6)}
     _write(pa.Table.from_arrays(arrays, schema=_with_meta(schema, meta)), Path(out))
     rej = pd.DataFrame(rejected, columns=REJECTED_COLUMNS)
     _write(pa.Table.from_pandas(rej, schema=REJECTED_SCHEMA, preserve_index=False)
            .replace_schema_metadata({META_KEY: json.dumps(
                {"feature_set": fs.name, "dataset": dataset}).encode()}), Path(rejected_out))
+
+
+def feature_timing(clips: int, seconds: float) -> dict[str, Any]:
+    """What a table records about its extraction cost: clean clips timed, their total seconds
+    (WAV read + extraction, per clip, in the shard jobs) and the mean per clip, which evaluation
+    reports as the feature part of the prediction time per clip. Measured on whatever machine
+    ran the shards, under whatever load it had."""
+    per_clip = seconds / clips if clips else None
+    return {"clean_clips": int(clips), "clean_seconds": round(float(seconds), 6),
+            "seconds_per_clip": None if per_clip is None else round(per_clip, 6)}
 
 
 def _shard_meta(path: Path) -> tuple[pa.Schema, dict]:
@@ -225,8 +245,12 @@ def combine_shards(shards: Sequence[Path], out: Path, rejected_shards: Sequence[
     schema, meta = _shard_meta(shards[0])
     rates: set[int] = set()
     n_rows = 0
+    timed_clips, timed_seconds = 0, 0.0
     for s in shards:
         sch, m = _shard_meta(s)
+        timing = m.get("timing") or {}
+        timed_clips += int(timing.get("clean_clips", 0))
+        timed_seconds += float(timing.get("clean_seconds", 0.0))
         for key in _MUST_AGREE:
             if m.get(key) != meta.get(key):
                 raise ValueError(f"{s}: `{key}` differs from {shards[0]} "
@@ -253,6 +277,7 @@ def combine_shards(shards: Sequence[Path], out: Path, rejected_shards: Sequence[
 
     meta = {**meta, "sample_rate": rates.pop() if rates else None, "n_rows": n_rows,
             "n_rejected": rej.num_rows, "n_shards": len(shards)}
+    meta["timing"] = feature_timing(timed_clips, timed_seconds)
     out_schema = _with_meta(schema, meta)
     with atomic_path(out, suffix=".parquet") as tmp:
         with pq.ParquetWriter(tmp, out_schema) as writer:
