@@ -17,7 +17,15 @@ import soundfile as sf
 
 from ser.eda import EDA_FIGURES, run_eda
 from ser.evaluate import FIGURES, evaluate_model
-from ser.report import BASE_COLUMNS, TAIL_COLUMNS, build_report, print_leaderboard
+from ser.report import (
+    BASE_COLUMNS,
+    COST_COLUMNS,
+    TAIL_COLUMNS,
+    TRUST_COLUMNS,
+    build_report,
+    print_leaderboard,
+)
+from ser.splits import save_splits
 
 REPO = Path(__file__).resolve().parents[1]
 RAVDESS = REPO / ".." / "shared" / "data" / "ravdess-dev"
@@ -128,7 +136,21 @@ MODELS = {  # (dataset, model): arch, protocol, skill, probabilistic, confidence
     ("alpha", "svm_egemaps"): ("svm", "speaker_kfold", 0.6, False, False),
     ("beta", "conf_dnn_is09"): ("conf_dnn", "speaker_kfold", 0.7, True, True),
     ("beta", "xgb_s2"): ("xgboost", "random", 0.9, True, False),
+    ("beta", "guess"): ("logreg", "speaker_kfold", 0.25, True, False),  # at chance
 }
+
+
+def _splits(frame: pd.DataFrame, path: Path, *, shared: bool) -> Path:
+    """Split table of the clean clips: 6 speakers, fold = clip index % 3; speaker-independent
+    (speaker = fold) or, for the random protocol, speakers spread over folds."""
+    clean = frame[frame.snr_db.isna()]
+    idx = np.arange(len(clean))
+    speakers = (idx // 4) % 6 if shared else (idx % 3) * 2 + (idx // 3) % 2
+    table = pd.DataFrame({"source_id": clean.source_id.to_numpy(),
+                          "speaker": [f"spk{s}" for s in speakers],
+                          "label": clean.true.to_numpy(), "fold": clean.fold.to_numpy()})
+    save_splits(table, path, {"protocol": "random" if shared else "speaker_kfold"})
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +179,10 @@ def built(tmp_path_factory, eda_dir) -> dict:
                               "val_loss": 1.6 / epochs + 0.05 * epochs,
                               "val_accuracy": 0.9 - 0.6 / epochs}).to_csv(h, index=False)
                 histories.append(h)
-        evaluate_model(folds, histories, out)
+        splits = _splits(frame, base / "splits" / f"{ds}-{model}.parquet",
+                         shared=protocol == "random")
+        evaluate_model(folds, histories, out, splits=splits,
+                       corpus={"dataset": ds, "synthetic": ds == "alpha"})
         eval_dirs.append(out)
     cross = base / "cross" / "alpha__beta" / "conf_dnn_is09"
     frame = _predictions(np.random.default_rng(99), 0.45, probs=True, conf=True, folds=1)
@@ -167,7 +192,10 @@ def built(tmp_path_factory, eda_dir) -> dict:
             "protocol": {"protocol": "full"}, "confidence": "model"})
     evaluate_model([cross / "folds" / "fold0.parquet"], [], cross)
     out = base / "report"
-    build_report(eval_dirs, [eda_dir], out, cross_dirs=[cross], title="Test run <report>")
+    build_report(eval_dirs, [eda_dir], out, cross_dirs=[cross], title="Test run <report>",
+                 provenance={"date": "2030-01-01T00:00:00+00:00", "command": "snakemake -c2",
+                             "git_commit": "abc123", "git_dirty": False,
+                             "versions": {"numpy": "9.9"}, "config": {"seed": 7}})
     return {"out": out, "eval_dirs": eval_dirs, "cross": cross}
 
 
@@ -229,7 +257,8 @@ def test_eda_on_real_ravdess_speech(tmp_path):
 
 def test_leaderboard_csv_has_every_dataset_model_and_columns(built):
     board = pd.read_csv(built["out"] / "leaderboard.csv")
-    assert list(board.columns) == BASE_COLUMNS + ["acc_snr20", "acc_snr0"] + TAIL_COLUMNS
+    assert list(board.columns) == (BASE_COLUMNS + TRUST_COLUMNS + ["acc_snr20", "acc_snr0"]
+                                   + TAIL_COLUMNS + COST_COLUMNS)
     assert set(zip(board.dataset, board.model, strict=True)) == set(MODELS)
     for d in built["eval_dirs"]:
         metrics = json.loads((d / "metrics.json").read_text())
@@ -248,7 +277,19 @@ def test_leaderboard_csv_has_every_dataset_model_and_columns(built):
     assert 0.5 < dnn.ood_auroc <= 1.0 and dnn.ood_score == "model"
     # Within a dataset honest rows come first, then by UAR.
     beta = board[board.dataset == "beta"]
-    assert list(beta.model) == ["conf_dnn_is09", "xgb_s2"]
+    assert list(beta.model) == ["conf_dnn_is09", "guess", "xgb_s2"]
+    # Beside every score: chance, an interval, the flag, worst speaker, leakage audit.
+    by = board.set_index(["dataset", "model"])
+    assert (board.chance == 0.25).all()
+    assert (board.uar_low <= board.uar).all() and (board.uar <= board.uar_high).all()
+    assert bool(by.at_chance[("beta", "guess")]) and not bool(by.at_chance[("alpha",
+                                                                               "conf_dnn_is09")])
+    assert by.worst_speaker[("alpha", "svm_egemaps")].startswith("spk")
+    assert by.test_speakers_in_training[("alpha", "svm_egemaps")] == 0
+    assert by.test_speakers_in_training[("beta", "xgb_s2")] > 0  # random protocol: shared
+    assert (board.test_clips_source_in_training == 0).all()
+    assert bool(by.synthetic[("alpha", "svm_egemaps")]) and not bool(by.synthetic[("beta",
+                                                                                  "guess")])
 
 
 def test_leaderboard_markdown_marks_leaky_rows(built, capsys):
@@ -256,6 +297,10 @@ def test_leaderboard_markdown_marks_leaky_rows(built, capsys):
     lines = md.splitlines()
     leaky_lines = [ln for ln in lines if "[LEAKY]" in ln and ln.startswith("|")]
     assert len(leaky_lines) == 1 and "xgb_s2" in leaky_lines[0]
+    chance_lines = [ln for ln in lines if "[AT CHANCE]" in ln and ln.startswith("|")]
+    assert len(chance_lines) == 1 and "guess" in chance_lines[0]
+    assert "`alpha` is the synthetic demo corpus" in md and "alpha (synthetic)" in md
+    assert "UAR 95% CI" in md and "worst speaker" in md and "ms/clip" in md
     for ds, model in MODELS:
         assert any(ds in ln and model in ln for ln in lines if ln.startswith("|"))
     assert "± " in md and "alpha → beta" in md
@@ -305,6 +350,14 @@ def test_index_html_is_self_contained_with_every_section(built):
     # Every evaluation figure per model, every EDA figure for alpha's... dataset "toy", one
     # cross-corpus confusion matrix; all decodable PNGs.
     assert len(page.imgs) == len(MODELS) * len(FIGURES) + len(EDA_FIGURES) + 1
+    # The demo banner, the at-chance verdict, the confidence section in words, provenance.
+    assert text.count('class="banner"') == 2 and "not meant for real" in text
+    assert "At chance:" in text and "Can its confidence be trusted?" in text
+    assert "Right vs wrong answers:" in text and "Leakage audit" in text
+    assert re.search(r"(separates them|does NOT separate them)", text)
+    assert "provenance" in page.ids and "snakemake -c2" in text and "abc123" in text
+    assert "seed: 7" in text and "numpy 9.9" in text
+    assert "bootstrap over test speakers" in text
     assert "ds-toy" in page.ids
     assert "Test run &lt;report&gt;" in text  # the title is escaped
     assert "How to read this" in text and "speaker-independent" in text

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ser import trust
 from ser.io import atomic_path
 from ser.io import write_text as write_text_atomic
 
@@ -27,7 +28,7 @@ ECE_BINS = 15
 PREDICTION_COLUMNS = ("id", "source_id", "fold", "snr_db", "noise", "true", "predicted",
                       "confidence")
 FIGURES = ("confusion.png", "confusion_norm.png", "snr.png", "conditions.png", "curves.png",
-           "reliability.png", "per_class.png")
+           "reliability.png", "per_class.png", "per_speaker.png")
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -294,13 +295,16 @@ def _check_columns(pred: pd.DataFrame) -> None:
 
 
 def compute_metrics(
-    pred: pd.DataFrame, labels: list[str], *, ood_other: pd.DataFrame | None = None
+    pred: pd.DataFrame, labels: list[str], *, ood_other: pd.DataFrame | None = None,
+    splits: pd.DataFrame | None = None,
 ) -> dict:
     """All evaluation figures of one prediction table (all folds), as a JSON-ready dict.
 
     ``pred`` follows the prediction-table contract (docs/architecture.md); its ``attrs["ser"]``
     metadata, when present, supplies protocol/leaky. ``ood_other``: the same model's predictions
-    on another corpus, for ``ood_auroc.other_corpus``.
+    on another corpus, for ``ood_auroc.other_corpus``. ``splits`` (the dataset's split table)
+    gives each clip's speaker and the training part of each fold, for the per-speaker results
+    and the leakage audit.
     """
     from sklearn.metrics import confusion_matrix, recall_score
 
@@ -353,19 +357,17 @@ def compute_metrics(
     # Accuracy and UAR per SNR: clean first, then decreasing SNR.
     by_snr = {"clean": result["accuracy"]}
     by_snr_uar = {"clean": result["uar"]}
-    by_noise: dict[str, dict[str, float]] = {}
     noisy_snr = snr[snr.notna().to_numpy()]
     for value in sorted(noisy_snr.unique(), reverse=True):
         rows = noisy[(noisy_snr == value).to_numpy()]
         scores = _scores(_labels_of(rows["true"]), _labels_of(rows["predicted"]))
         by_snr[snr_key(value)] = scores["accuracy"]
         by_snr_uar[snr_key(value)] = scores["uar"]
-        if "noise" in rows.columns:
-            for kind, sub in rows.groupby(rows["noise"].astype(str).to_numpy(), sort=True):
-                acc = _scores(_labels_of(sub["true"]), _labels_of(sub["predicted"]))["accuracy"]
-                by_noise.setdefault(str(kind), {})[snr_key(value)] = acc
     result["by_snr"] = by_snr
     result["by_snr_uar"] = by_snr_uar
+    by_noise = trust.noise_kind_scores(
+        noisy, lambda rows: _scores(_labels_of(rows["true"]), _labels_of(rows["predicted"]))[
+            "accuracy"])
     if by_noise:
         result["by_noise"] = by_noise
     result["by_condition"] = by_condition(pred)
@@ -403,7 +405,39 @@ def compute_metrics(
             baseline = _ood_aurocs(maxprob, pred, clean_mask, snr_values, other_max)
             if baseline:
                 result["ood_auroc_maxprob"] = baseline
+    _trust_figures(result, pred, clean, splits)
     return result
+
+
+def _trust_figures(result: dict[str, Any], pred: pd.DataFrame, clean: pd.DataFrame,
+                   splits: pd.DataFrame | None) -> None:
+    """Beside the scores: chance, a UAR interval (flagged when it reaches chance), UAR per
+    speaker with the worst one named, the leakage audit, and whether confidence separates right
+    from wrong answers (:mod:`ser.trust`)."""
+    y_true, y_pred = _labels_of(clean["true"]), _labels_of(clean["predicted"])
+    chance = trust.chance_level(len(result["labels_in_test"]))
+    speakers = None
+    if splits is not None:
+        speakers = trust.speakers_of(clean, splits)
+    elif "speaker" in clean.columns and clean["speaker"].notna().all():
+        speakers = clean["speaker"].astype(str).to_numpy()
+    interval = trust.uar_interval(y_true, y_pred, speakers)
+    result["chance"] = chance
+    result["uar_interval"] = interval
+    result["at_chance"] = trust.includes_chance(interval, chance)
+    if speakers is not None:
+        per_speaker = trust.per_speaker_uar(y_true, y_pred, speakers)
+        result["per_speaker"] = per_speaker
+        worst = trust.worst_speaker(per_speaker)
+        if worst is not None:
+            result["worst_speaker"] = {"speaker": worst[0], "uar": worst[1]}
+    if splits is not None:
+        result["leakage"] = trust.leakage_audit(pred, splits)
+    conf = _numeric(clean, "confidence")
+    finite = np.isfinite(conf)
+    if finite.any():
+        result["confidence_check"] = trust.confidence_check(conf[finite], (y_true == y_pred)[
+            finite])
 
 
 def read_predictions(path: Path | str) -> pd.DataFrame:
@@ -481,6 +515,10 @@ def evaluate_model(
     out_dir: Path,
     *,
     ood_other: Sequence[Path] = (),
+    splits: Path | None = None,
+    bundles: Sequence[Path] = (),
+    features: Sequence[Path] = (),
+    corpus: dict[str, Any] | None = None,
 ) -> dict:
     """Evaluate one dataset x model from its per-fold prediction tables; write every artefact.
 
@@ -489,7 +527,11 @@ def evaluate_model(
     conditions.csv (UAR per recording condition and level),
     classification_report.txt and the figures in :data:`FIGURES`. ``histories`` are per-fold
     history.csv files (may be empty for models not trained by epochs); ``ood_other`` optional
-    prediction tables of the same model on another corpus. Returns the metrics dict.
+    prediction tables of the same model on another corpus. ``splits`` (the split table) gives
+    speakers and the leakage audit; ``bundles`` with their ``features`` tables give the cost
+    and the checks of the reloaded bundles (:func:`ser.trust.check_bundles`); ``corpus`` says
+    what the data is (``{"synthetic": true}`` for the generated demo corpus). Returns the
+    metrics dict.
     """
     from ser import plots
 
@@ -512,7 +554,16 @@ def evaluate_model(
     if ood_other:
         other = pd.concat([read_predictions(p) for p in ood_other], ignore_index=True)
 
-    metrics = compute_metrics(pred, labels, ood_other=other)
+    split_table = None
+    if splits is not None:
+        from ser.splits import load_splits
+
+        split_table = load_splits(splits)
+    metrics = compute_metrics(pred, labels, ood_other=other, splits=split_table)
+    if corpus is not None:
+        metrics["corpus"] = dict(corpus)
+    if bundles and features:
+        metrics.update(trust.check_bundles(bundles, features, pred, labels))
     dataset = str(meta.get("dataset") or out_dir.parent.name)
     model = str(meta.get("model") or out_dir.name)
     arch = str(meta.get("arch") or "")
@@ -552,9 +603,9 @@ def evaluate_model(
     plots.plot_confusion(matrix, conf_labels, title, out_dir / "confusion.png")
     plots.plot_confusion(matrix, conf_labels, title, out_dir / "confusion_norm.png",
                          normalize=True)
-    plots.plot_snr(snr_rows, title, out_dir / "snr.png", chance=1.0 / max(1, len(labels)))
-    write_condition_outputs(metrics["by_condition"], out_dir, title,
-                            chance=1.0 / max(1, len(labels)))
+    plots.plot_snr(snr_rows, title, out_dir / "snr.png", chance=metrics["chance"],
+                   by_noise=metrics.get("by_noise"))
+    write_condition_outputs(metrics["by_condition"], out_dir, title, chance=metrics["chance"])
     plots.plot_curves(_read_histories(histories), title, out_dir / "curves.png",
                       arch=arch or model)
     bins = None
@@ -565,6 +616,8 @@ def evaluate_model(
         bins = reliability_bins(maxprob[ok], correct)
     plots.plot_reliability(bins, title, out_dir / "reliability.png", ece=metrics.get("ece"))
     plots.plot_per_class(metrics["per_class"], title, out_dir / "per_class.png")
+    plots.plot_per_speaker(metrics.get("per_speaker") or {}, title, out_dir / "per_speaker.png",
+                           chance=metrics["chance"], uar=metrics["uar"])
 
     write_json_atomic(out_dir / "metrics.json", metrics)
     return _jsonable(metrics)

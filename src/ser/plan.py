@@ -69,6 +69,17 @@ class Plan:
     def is_demo(self, name: str) -> bool:
         return "demo" in self.ds(name)
 
+    def is_synthetic(self, name: str) -> bool:
+        """Whether a dataset is (or merges) the generated demo corpus: its models are not
+        meant for real speech, and the report and `ser predict` say so."""
+        if self.is_demo(name):
+            return True
+        return any(self.is_synthetic(src) for src in self.ds(name).get("sources", []))
+
+    def corpus_info(self, name: str) -> dict:
+        """What evaluation and training record about a dataset's origin."""
+        return {"dataset": name, "format": self.fmt(name), "synthetic": self.is_synthetic(name)}
+
     @property
     def audio_datasets(self) -> list[str]:
         return [d for d in self.datasets if self.is_audio(d)]

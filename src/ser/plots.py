@@ -124,9 +124,11 @@ def plot_snr(
     path: Path | str,
     *,
     chance: float | None = None,
+    by_noise: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Path:
     """Accuracy and UAR against SNR; ``rows`` are (snr key, accuracy, uar), lowest SNR first,
-    with "clean" last so that the curve reads left-to-right from hardest to easiest."""
+    with "clean" last so that the curve reads left-to-right from hardest to easiest.
+    ``by_noise`` ({kind: {snr key: accuracy}}) adds a thin accuracy line per noise kind."""
     if not rows:
         return placeholder("no test predictions", title, path)
     xs = np.arange(len(rows))
@@ -138,6 +140,11 @@ def plot_snr(
         ax = fig.add_subplot()
         ax.plot(xs, acc, "o-", color=COLORS[0], label="accuracy")
         ax.plot(xs, uar, "s--", color=COLORS[1], label="UAR")
+        clean_acc = acc[-1] if rows[-1][0] == "clean" else np.nan
+        for i, (kind, table) in enumerate(sorted((by_noise or {}).items())):
+            ys = [clean_acc if r[0] == "clean" else table.get(r[0], np.nan) for r in rows]
+            ax.plot(xs, ys, ".:", color=COLORS[(i + 2) % len(COLORS)], lw=1.0,
+                    label=f"accuracy, {kind} noise")
         if chance is not None:
             ax.axhline(chance, color="#999999", lw=0.8, ls=":", label=f"chance ({chance:.2f})")
         ax.set_xticks(xs, labels=names)
@@ -319,6 +326,45 @@ def plot_per_class(
         ax.set_ylim(0, 1.1)
         ax.set_ylabel("recall")
         ax.set_title(title + ": per-class recall")
+    return save_figure(fig, path)
+
+
+def plot_per_speaker(
+    per_speaker: Mapping[str, Mapping[str, Any]],
+    title: str,
+    path: Path | str,
+    *,
+    chance: float | None = None,
+    uar: float | None = None,
+) -> Path:
+    """UAR per test speaker as bars (the worst in red), with chance and the pooled UAR.
+
+    Catches a model that works for some voices only: its pooled UAR can look fine while one
+    speaker sits at chance."""
+    names = sorted(per_speaker)
+    if not names:
+        return placeholder("speakers unknown: no per-speaker results", title, path)
+    values = np.array([float(per_speaker[n]["uar"]) for n in names])
+    worst = int(np.argmin(values))
+    with _style():
+        fig = _figure(max(4.0, 0.42 * len(names) + 2.0), 3.2)
+        ax = fig.add_subplot()
+        xs = np.arange(len(names))
+        colors = [COLORS[1] if i == worst else COLORS[0] for i in range(len(names))]
+        ax.bar(xs, values, color=colors, alpha=0.85)
+        for x, v, n in zip(xs, values, names, strict=True):
+            ax.text(x, v + 0.02, f"{v:.2f}\nn={per_speaker[n]['n']}", ha="center",
+                    va="bottom", fontsize=6)
+        if uar is not None:
+            ax.axhline(uar, color="#333333", ls="--", lw=0.9, label=f"all speakers {uar:.2f}")
+        if chance is not None:
+            ax.axhline(chance, color="#999999", ls=":", lw=0.9, label=f"chance {chance:.2f}")
+        ax.set_xticks(xs, labels=[_short(n, 12) for n in names], rotation=45, ha="right")
+        ax.set_ylim(0, 1.15)
+        ax.set_xlabel("test speaker")
+        ax.set_ylabel("UAR")
+        ax.legend(loc="upper right", fontsize=7)
+        ax.set_title(f"{title}: UAR per speaker (worst: {names[worst]})")
     return save_figure(fig, path)
 
 

@@ -1,5 +1,7 @@
 # Shared wiring: the Plan (src/ser/plan.py) decides what exists; these helpers turn it into paths.
+import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -10,6 +12,10 @@ try:
     plan = Plan(config)
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
+
+# the command line of this run, for the report's provenance (ser.trust.COMMAND_ENV); an
+# environment variable, not a param, so that a different command line reruns nothing
+os.environ.setdefault("SER_COMMAND", shlex.join(sys.argv))
 
 
 wildcard_constraints:

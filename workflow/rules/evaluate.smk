@@ -7,6 +7,8 @@ rule evaluate_model:
             "results/eval/{dataset}/{model}/folds/fold{fold}.parquet"
         ),
         bundles=fold_paths("results/models/{dataset}/{model}/fold{fold}"),
+        splits="results/splits/{dataset}.parquet",
+        features=model_feature_tables,
         ood_other=lambda wc: [
             f"results/cross/{a}__{b}/{m}/folds/fold0.parquet"
             for a, b, m in plan.cross
@@ -61,10 +63,18 @@ rule evaluate_model:
             category="{dataset}",
             subcategory="{model}",
         ),
+        per_speaker=report(
+            "results/eval/{dataset}/{model}/per_speaker.png",
+            caption="../report/per_speaker.rst",
+            category="{dataset}",
+            subcategory="{model}",
+        ),
     log:
         "results/logs/evaluate/{dataset}/{model}.log",
     conda:
         CONDA_ENV
+    params:
+        corpus=lambda wc: plan.corpus_info(wc.dataset),
     script:
         "../../scripts/evaluate.py"
 
@@ -133,5 +143,6 @@ rule report:
         CONDA_ENV
     params:
         title=config["report"]["title"],
+        config=config,
     script:
         "../../scripts/report.py"

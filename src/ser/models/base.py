@@ -164,6 +164,17 @@ class BaseModel:
         """Only confidence-branch models return a score; the others have none."""
         return None
 
+    def native_predict(self, X: np.ndarray) -> np.ndarray | None:
+        """Class indices by the family's own decision rule when it is not the argmax of
+        `predict_proba` (an SVM's vote, an ensemble's majority vote); None when it is.
+        Evaluation checks the predicted labels against it."""
+        return None
+
+    def n_parameters(self) -> int | None:
+        """Learned numbers in the model (None when the family cannot say); recorded in
+        model.json at save time so that evaluation can report it without loading weights."""
+        return None
+
     def _check_X(self, X: np.ndarray, name: str = "X") -> np.ndarray:
         X = np.asarray(X)
         if X.shape[1:] != self.input_shape:
@@ -197,6 +208,7 @@ class BaseModel:
             "n_classes": self.n_classes,
             "params": _jsonable(self.params),
             "seed": self.seed,
+            "n_parameters": self.n_parameters(),
             "format_version": FORMAT_VERSION,
             "versions": self._versions(),
         }

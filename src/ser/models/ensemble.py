@@ -36,6 +36,11 @@ class MemberModels:
     def _versions(self) -> dict[str, str]:
         return self.members[0]._versions() if self.members else {}
 
+    def n_parameters(self) -> int | None:
+        """Sum over the members (None if a member cannot say)."""
+        counts = [m.n_parameters() for m in self.members]
+        return None if any(c is None for c in counts) else int(sum(counts))
+
     def _save_files(self, model_dir: Path) -> None:
         for i, member in enumerate(self.members):
             member.save(member_dir(model_dir, i))
@@ -109,6 +114,10 @@ class Ensemble(MemberModels, BaseModel):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Mean of the members' probabilities."""
         return self._normalise(self.member_proba(X).mean(axis=0))
+
+    def native_predict(self, X: np.ndarray) -> np.ndarray | None:
+        """S2's decision rule for ensembles: the majority vote."""
+        return self.predict_vote(X)
 
     def predict_vote(self, X: np.ndarray) -> np.ndarray:
         """S2's majority vote over member argmaxes; ties go to the highest mean probability."""

@@ -302,6 +302,10 @@ class KerasModel(BaseModel):
         trainable = sum(int(np.prod(w.shape)) for w in self.net.trainable_weights)
         return int(self.net.count_params()), trainable
 
+    def n_parameters(self) -> int | None:
+        """All weights of the network (None once only the LiteRT copy is loaded)."""
+        return self.count_params()[0] if getattr(self, "net", None) is not None else None
+
     def _versions(self) -> dict[str, str]:
         import keras
 

@@ -107,6 +107,12 @@ class XGBoost(BaseModel):
         proba = self.booster.predict(xgb.DMatrix(X))
         return self._normalise(proba.reshape(len(X), self.n_classes))
 
+    def n_parameters(self) -> int | None:
+        """Tree nodes: a split (feature, threshold) or a leaf value each."""
+        if self.booster is None:
+            return None
+        return sum(len(tree.strip().splitlines()) for tree in self.booster.get_dump())
+
     def _versions(self) -> dict[str, str]:
         import xgboost
 
