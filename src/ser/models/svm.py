@@ -9,8 +9,9 @@ SVM's own decision. The one-vs-rest values are the one-vs-one vote counts plus a
 term that breaks tied votes its own way; `SVC.predict` breaks them by class order instead
 (measured on ravdess-dev eGeMAPS at C=10: 7 % of clips tied, UAR 0.463 vs 0.469), so the class
 `SVC.predict` chooses is lifted just above the other tied classes: they keep almost equal
-probabilities and the label is exactly `SVC.predict`'s. T is the only calibrated quantity; it minimises the log loss of out-of-fold decision values from an inner
-cross-validation over the training rows only (grouped by speaker when `fit` gets `groups`).
+probabilities and the label is exactly `SVC.predict`'s. T is the only calibrated quantity:
+it minimises the log loss of out-of-fold decision values from an inner cross-validation over
+the training rows only (grouped by speaker when `fit` gets `groups`).
 Why by hand: scikit-learn's CalibratedClassifierCV fits one sigmoid per class, whose argmax can
 again differ from the decision function; temperature scaling is a dozen lines of numpy/scipy.
 """
