@@ -246,3 +246,41 @@ def test_svm_labels_are_never_worse_than_its_own_decision_on_real_speech() -> No
         np.testing.assert_array_equal(ours, native)  # the same labels, by construction
         assert uar_native > 0.3  # real learning, well above chance (0.125)
         assert "grouped by speaker" in model.calibration["fitted_on"]
+
+
+def test_training_profile_flags_what_training_never_saw(tmp_path) -> None:
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    wavs = []
+    for i in range(4):
+        p = tmp_path / f"{i}.wav"
+        sf.write(p, (0.1 * rng.normal(size=16000 * (2 + i))).astype(np.float32), 16000)
+        wavs.append(p)
+    durations, levels = trust.wav_stats([*wavs, tmp_path / "missing.wav"], n=10)
+    assert sorted(round(d) for d in durations) == [2, 3, 4, 5]
+    assert all(-21 < lvl < -19 for lvl in levels)  # RMS 0.1 = -20 dBFS
+    summary, arrays = trust.training_profile(X, durations, levels)
+    assert summary["feature_distance"]["n"] == 200 and 0.5 < summary[
+        "feature_distance"]["median"] < 1.5
+    assert trust.outside_training(summary, arrays, X[0], 3.0, -20.0) == []
+    reasons = trust.outside_training(summary, arrays, X[0] + 50, 12.0, -60.0)
+    assert len(reasons) == 3
+    assert "duration 12.0 s" in reasons[0] and "2.0-5.0 s" in reasons[0]
+    assert "level -60.0 dBFS" in reasons[1] and "feature distance" in reasons[2]
+    # a bundle keeps the profile and `load_bundle` returns it
+    from test_train import make_data
+
+    from ser.bundle import load_bundle, save_bundle
+    from ser.models import build
+
+    meta, Xt = make_data()
+    model = build("logreg", (Xt.shape[1],), 4)
+    model.fit(Xt, np.arange(len(Xt)) % 4)
+    save_bundle(tmp_path / "b", model, labels=list("abcd"),
+                scaler={"mode": "none"}, feature_set={"name": "toy"},
+                profile=trust.training_profile(Xt, durations, levels))
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.profile["duration_s"]["max"] == pytest.approx(5.0)
+    np.testing.assert_allclose(bundle.profile_arrays["mean"], Xt.astype(float).mean(axis=0))

@@ -40,6 +40,11 @@ def _stat_axes(X: np.ndarray) -> tuple[int, ...]:
     return tuple(range(X.ndim - 1))
 
 
+def mean_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (per mel band for matrices) mean and deviation, deviation 0 replaced by 1."""
+    return _mean_scale(X)
+
+
 def _mean_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     axes = _stat_axes(X)
     X64 = np.asarray(X, dtype=np.float64)
@@ -117,6 +122,9 @@ class Bundle:
     audio: dict[str, Any]
     normalize: str
     train_info: dict[str, Any] = field(default_factory=dict)
+    #: ranges of the training clips (``ser.trust.training_profile``); empty for older bundles
+    profile: dict[str, Any] = field(default_factory=dict)
+    profile_arrays: dict[str, np.ndarray] | None = None
 
     def transform(self, X: np.ndarray, speakers: Sequence[Any] | None = None) -> np.ndarray:
         """Scale raw features exactly as the training part was scaled."""
@@ -143,12 +151,14 @@ def save_bundle(
     normalize: str = "global",
     train_info: dict[str, Any] | None = None,
     history: Any = None,
+    profile: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None,
 ) -> Path:
     """Write model, scaler and description into ``bundle_dir`` as one atomic step.
 
     Everything is written into a temporary sibling folder which then replaces ``bundle_dir``,
     so a crash never leaves a half-written bundle. ``history`` (a DataFrame) becomes
-    ``history.csv``.
+    ``history.csv``; ``profile`` (summary, arrays) from ``ser.trust.training_profile`` becomes
+    bundle.json's ``profile`` and ``profile.npz``, what `ser predict` checks new files against.
     """
     from ser.io import atomic_dir, jsonable
 
@@ -164,6 +174,9 @@ def save_bundle(
         )
         if history is not None:
             history.to_csv(tmp / "history.csv", index=False)
+        if profile is not None:
+            np.savez(tmp / "profile.npz", **{k: np.asarray(v, dtype=np.float64)
+                                             for k, v in profile[1].items()})
         doc = {
             "format": BUNDLE_FORMAT,
             "labels": [str(x) for x in labels],
@@ -176,6 +189,7 @@ def save_bundle(
                 "input_kind": getattr(model, "input_kind", None),
             },
             "train_info": train_info or {},
+            "profile": profile[0] if profile is not None else {},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (tmp / "bundle.json").write_text(json.dumps(doc, indent=2, default=jsonable) + "\n")
@@ -199,6 +213,10 @@ def load_bundle(bundle_dir: Path | str, runtime: str = "auto") -> Bundle:
     with np.load(bundle_dir / "scaler.npz", allow_pickle=False) as z:
         scaler = {"mean": z["mean"], "scale": z["scale"], "mode": str(z["mode"])}
     model = models.load(bundle_dir / "model", runtime)
+    arrays = None
+    if (bundle_dir / "profile.npz").is_file():
+        with np.load(bundle_dir / "profile.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
     return Bundle(
         path=bundle_dir,
         model=model,
@@ -208,4 +226,6 @@ def load_bundle(bundle_dir: Path | str, runtime: str = "auto") -> Bundle:
         audio=doc.get("audio", {}),
         normalize=doc.get("normalize", scaler["mode"]),
         train_info=doc.get("train_info", {}),
+        profile=doc.get("profile") or {},
+        profile_arrays=arrays,
     )
