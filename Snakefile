@@ -27,6 +27,7 @@ rule all:
     default_target: True
     input:
         "results/report/index.html",
+        [f"results/models/{d}/leaderboard.json" for d in plan.model_datasets],
 
 
 rule audio:

@@ -442,3 +442,18 @@ def test_robustness_sentence_explains_the_collapse():
     html = _robustness_html(robust)
     assert "every degraded copy" in html and "largest loss" not in html
     assert _robustness_html({"by_condition": {"clean": {"uar": 0.6}}}) == ""
+
+
+def test_model_choice_names_the_leaderboards_best_honest_model(built, tmp_path):
+    from ser.report import write_model_choice
+
+    choice = write_model_choice(built["eval_dirs"], "beta", tmp_path / "leaderboard.json")
+    board = pd.read_csv(built["out"] / "leaderboard.csv")
+    first = board[board.dataset == "beta"].iloc[0]
+    assert choice["best"] == first.model == "conf_dnn_is09"  # the leaky xgb_s2 scores higher
+    assert [m["model"] for m in choice["models"]] == list(board[board.dataset == "beta"].model)
+    assert json.loads((tmp_path / "leaderboard.json").read_text()) == choice
+    guess = next(m for m in choice["models"] if m["model"] == "guess")
+    assert guess["at_chance"] is True and guess["chance"] == 0.25
+    with pytest.raises(ValueError, match="gamma"):
+        write_model_choice(built["eval_dirs"], "gamma", tmp_path / "x.json")

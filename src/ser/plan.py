@@ -219,6 +219,11 @@ class Plan:
         return [(d, m) for d in self.datasets for m in self.models_for(d)]
 
     @property
+    def model_datasets(self) -> list[str]:
+        """Datasets with at least one model (each gets a leaderboard.json beside its models)."""
+        return list(dict.fromkeys(d for d, _ in self.pairs))
+
+    @property
     def cross(self) -> list[tuple[str, str, str]]:
         """(train dataset, test dataset, model) for cross-corpus evaluation."""
         out = []

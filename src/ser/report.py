@@ -870,6 +870,46 @@ def build_report(
                _html(board, evals, edas, cross_entries, cross, title, provenance))
 
 
+MODEL_CHOICE_FILE = "leaderboard.json"
+"""Written into results/models/DATASET/: which model `ser predict results/models/DATASET` uses."""
+
+
+def model_choice(eval_dirs: Sequence[Path], dataset: str) -> dict[str, Any]:
+    """The leaderboard of one dataset for `ser predict`: every model's headline figures and the
+    best one (the leaderboard's first row: speaker-independent protocols first, then the
+    highest fold-mean UAR). Written beside the models so that the folder stands on its own."""
+    entries = [_load(Path(d)) for d in eval_dirs]
+    board = leaderboard_frame([e for e in entries if e.dataset == dataset])
+    if board.empty:
+        raise ValueError(f"no evaluated model of dataset {dataset!r}")
+
+    def number(value: Any) -> float | None:
+        v = _num(value)
+        return None if math.isnan(v) else v
+
+    rows = [{"model": str(r["model"]), "arch": str(r["arch"]), "features": str(r["features"]),
+             "protocol": str(r["protocol"]), "leaky": bool(r["leaky"]),
+             "uar_mean": number(r["uar_mean"]), "uar_std": number(r["uar_std"]),
+             "uar": number(r["uar"]), "uar_low": number(r["uar_low"]),
+             "uar_high": number(r["uar_high"]), "chance": number(r["chance"]),
+             "at_chance": _flag(r["at_chance"]), "synthetic": _flag(r["synthetic"])}
+            for _, r in board.iterrows()]
+    return {
+        "dataset": dataset, "best": rows[0]["model"], "models": rows,
+        "chosen_by": "the leaderboard's first row: speaker-independent protocols first, then the "
+                     "highest UAR (mean over folds)",
+        "caveat": "the best of several models is chosen on the same test folds that measured "
+                  "it, so its UAR is slightly optimistic",
+    }
+
+
+def write_model_choice(eval_dirs: Sequence[Path], dataset: str, out: Path) -> dict[str, Any]:
+    """Write :func:`model_choice` as JSON (atomically)."""
+    choice = model_choice(eval_dirs, dataset)
+    write_text(out, json.dumps(choice, indent=2) + "\n")
+    return choice
+
+
 def print_leaderboard(path: Path) -> None:
     """Print leaderboard.md (or ``path/leaderboard.md`` for a folder) to stdout."""
     path = Path(path)

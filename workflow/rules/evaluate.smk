@@ -146,3 +146,20 @@ rule report:
         config=config,
     script:
         "../../scripts/report.py"
+
+
+rule model_choice:
+    input:
+        metrics=lambda wc: [
+            f"results/eval/{d}/{m}/metrics.json"
+            for d, m in plan.pairs
+            if d == wc.dataset
+        ],
+    output:
+        "results/models/{dataset}/leaderboard.json",
+    log:
+        "results/logs/model_choice/{dataset}.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/model_choice.py"

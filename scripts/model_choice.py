@@ -1,0 +1,9 @@
+"""Snakemake adapter: which model `ser predict results/models/DATASET` uses (ser.report)."""
+from pathlib import Path
+
+from ser.report import write_model_choice
+from ser.smk import run
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+run(sm, lambda: write_model_choice([Path(p).parent for p in sm.input.metrics],
+                                   sm.wildcards.dataset, Path(sm.output[0])))
