@@ -47,9 +47,8 @@ LOAD_SNIPPET = """
 import json, os, sys, time
 t0 = time.perf_counter()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from ser.bundle import load_bundle
+from ser.bundle import find_bundles, load_bundle
 from ser.models import combine_runtimes, runtime_of
-from ser.predict import find_bundles
 dirs = find_bundles(sys.argv[1])
 t1 = time.perf_counter()
 if sys.argv[2] == "keras":  # TensorFlow's import counted apart to show its share

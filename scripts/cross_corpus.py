@@ -1,8 +1,8 @@
-"""Snakemake adapter: train on all of one corpus, predict another (ser.stages.cross_corpus)."""
+"""Snakemake adapter: train on all of one corpus, predict another (ser.train.cross_corpus)."""
 from pathlib import Path
 
 from ser.smk import run
-from ser.stages import cross_corpus
+from ser.train import cross_corpus
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 model = dict(sm.params.model)

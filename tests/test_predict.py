@@ -24,8 +24,10 @@ from ser.audio import ffmpeg_exe
 from ser.cli import main as cli_main
 from ser.corpora import Entry, scan
 from ser.features import read_features, run_features_shard
+from ser.featurise import featurise
 from ser.manifest import run_audio_shard
-from ser.predict import PREDICT_JSON_SCHEMA, Predictor, csv_columns, featurise
+from ser.predict import Predictor
+from ser.predict_output import PREDICT_JSON_SCHEMA, csv_columns
 from ser.splits import make_splits, save_splits
 from ser.train import train_fold
 

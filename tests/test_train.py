@@ -18,14 +18,11 @@ import pytest
 
 from ser import models
 from ser.bundle import apply_scaler, fit_scaler, load_bundle, speaker_standardize
+from ser.features.tables import read_table
+from ser.predictions import predict_frame
+from ser.smote import smote_before_split
 from ser.splits import load_splits, make_splits, save_splits
-from ser.train import (
-    predict_frame,
-    read_table,
-    smote_before_split,
-    train_fold,
-    train_full,
-)
+from ser.train import train_fold, train_full
 
 LABELS = ["neutral", "happy", "sad", "angry"]  # canonical order: neutral happy sad angry
 SPEAKERS = [f"{i:02d}" for i in range(1, 7)]

@@ -36,9 +36,15 @@ OUT_COLUMNS = ["id", "source_id", "condition", "level", "snr_db", "noise", "deta
 _COLOR_EXPONENT = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 
 
+def snr_text(snr_db: float) -> str:
+    """The one text form of an SNR in ids, file names and tables: `10`, `-5`, `2.5`, `0` (never
+    `-0`)."""
+    return f"{float(snr_db) + 0.0:g}"
+
+
 def snr_tag(snr_db: float) -> str:
     """`10` -> `snr10`, `-5` -> `snr-5`, `2.5` -> `snr2.5` (the `g` format of the id scheme)."""
-    return f"snr{float(snr_db):g}"
+    return f"snr{snr_text(snr_db)}"
 
 
 def noisy_id(source_id: str, snr_db: float) -> str:
@@ -411,5 +417,3 @@ def run_augment_shard(shard_manifest: Path, out_table: Path, out_dir: Path, *,
                                           "conditions": [c.tag for c in conds],
                                           "sample_rate": int(sample_rate)})
 
-
-run_shard = run_augment_shard  # the name used in docs/architecture.md

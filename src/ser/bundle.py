@@ -17,6 +17,8 @@ Scaler modes:
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 import warnings
 from collections.abc import Sequence
@@ -25,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ser import models
+from ser.io import atomic_dir, write_json
 
 BUNDLE_FORMAT = 1
 SCALER_MODES = ("global", "speaker", "none")
@@ -160,8 +165,6 @@ def save_bundle(
     ``history.csv``; ``profile`` (summary, arrays) from ``ser.trust.training_profile`` becomes
     bundle.json's ``profile`` and ``profile.npz``, what `ser predict` checks new files against.
     """
-    from ser.io import atomic_dir, jsonable
-
     bundle_dir = Path(bundle_dir)
     with atomic_dir(bundle_dir) as tmp:
         model.save(tmp / "model")
@@ -192,7 +195,7 @@ def save_bundle(
             "profile": profile[0] if profile is not None else {},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        (tmp / "bundle.json").write_text(json.dumps(doc, indent=2, default=jsonable) + "\n")
+        write_json(tmp / "bundle.json", doc)
     return bundle_dir
 
 
@@ -201,8 +204,6 @@ def load_bundle(bundle_dir: Path | str, runtime: str = "auto") -> Bundle:
 
     `runtime` picks how Keras networks run (see `ser.models.load`): "auto" uses the LiteRT copy
     when there is one, which needs no TensorFlow."""
-    from ser import models
-
     bundle_dir = Path(bundle_dir)
     doc_path = bundle_dir / "bundle.json"
     if not doc_path.is_file():
@@ -229,3 +230,79 @@ def load_bundle(bundle_dir: Path | str, runtime: str = "auto") -> Bundle:
         profile=doc.get("profile") or {},
         profile_arrays=arrays,
     )
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+MODEL_DIR_HELP = (
+    "MODEL_DIR must be a trained model folder written by the workflow: either "
+    "results/models/DATASET/MODEL (holding fold0/, fold1/, ... bundles, which are averaged) or "
+    "one bundle folder such as results/models/DATASET/MODEL/fold0 (a bundle holds bundle.json, "
+    "scaler.npz and model/)"
+)
+
+
+class UsageError(Exception):
+    """A MODEL_DIR or option the user must fix (`ser predict` exits with status 2)."""
+
+
+def _fold_key(p: Path) -> tuple[float, str]:
+    m = re.fullmatch(r"fold(\d+)", p.name)
+    return (int(m.group(1)) if m else float("inf"), p.name)
+
+
+def _bundle_dirs_under(d: Path) -> list[Path]:
+    if not d.is_dir():
+        return []
+    subs = [s for s in d.iterdir()
+            if s.is_dir() and not s.name.startswith(".") and (s / "bundle.json").is_file()]
+    return sorted(subs, key=_fold_key)
+
+
+def read_bundle_doc(bundle_dir: Path) -> dict[str, Any]:
+    """bundle.json of a bundle folder, checked for what prediction needs."""
+    try:
+        doc = json.loads((bundle_dir / "bundle.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {bundle_dir / 'bundle.json'}: {exc}") from None
+    for key in ("labels", "feature_set"):
+        if key not in doc:
+            raise UsageError(f"{bundle_dir / 'bundle.json'} has no {key!r}; {MODEL_DIR_HELP}")
+    return doc
+
+
+def find_bundles(model_dir: str | os.PathLike, fold: int | None = None) -> list[Path]:
+    """Bundle folders for MODEL_DIR (one bundle, or its fold bundles; ``fold`` picks one).
+
+    Raises :class:`UsageError` explaining what a model folder looks like.
+    """
+    d = Path(model_dir)
+    if not d.exists():
+        raise UsageError(f"MODEL_DIR {d} does not exist. {MODEL_DIR_HELP}")
+    if not d.is_dir():
+        raise UsageError(f"MODEL_DIR {d} is a file, not a folder. {MODEL_DIR_HELP}")
+    if (d / "bundle.json").is_file():
+        if fold is not None:
+            got = read_bundle_doc(d).get("train_info", {}).get("fold")
+            if got != fold:
+                what = "the full corpus" if got is None else f"fold {got}"
+                raise UsageError(f"--fold {fold}: bundle {d} was trained for {what}; give its "
+                                 f"parent folder with --fold, or leave --fold out")
+        return [d]
+    found = _bundle_dirs_under(d)
+    if not found:
+        model_dirs = [s for s in sorted(d.iterdir()) if s.is_dir() and _bundle_dirs_under(s)]
+        hint = ""
+        if model_dirs:
+            hint = (" It holds model folders; pick one: "
+                    + ", ".join(str(m) for m in model_dirs[:8]) + ".")
+        raise UsageError(f"MODEL_DIR {d} holds no model bundle (no bundle.json in it or in its "
+                         f"sub-folders).{hint} {MODEL_DIR_HELP}")
+    if fold is not None:
+        chosen = [b for b in found if b.name == f"fold{fold}"]
+        if not chosen:
+            names = ", ".join(b.name for b in found)
+            raise UsageError(f"--fold {fold}: {d} has no fold{fold}/ bundle (it has {names})")
+        return chosen
+    return found

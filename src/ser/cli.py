@@ -1,18 +1,29 @@
-"""The `ser` command: `ser demo-corpus OUT_DIR`, `ser predict MODEL_DIR FILE...`.
+"""The `ser` command line: `ser demo-corpus OUT_DIR`, `ser dvc-metrics`, `ser predict MODEL_DIR
+FILE...` (options, input expansion, output and exit status; the work is in :mod:`ser.predict`).
 
-Sub-commands import their modules lazily so `ser --help` answers at once (no TensorFlow start-up).
+`ser --help` answers at once: nothing imported here loads TensorFlow (Keras models load it only
+when a bundle without a LiteRT copy is loaded).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+from ser.bundle import UsageError
+from ser.corpora import MEDIA_EXTENSIONS
+from ser.demo import make_demo_corpus
+from ser.dvcviews import write_dvc_views
+from ser.models import RUNTIMES
+from ser.predict import Predictor
+from ser.predict_output import FileResult, PredictResult, format_table, write_csv
 
 
 def _demo_corpus(args: argparse.Namespace) -> int:
-    from ser.demo import make_demo_corpus
-
     files = make_demo_corpus(Path(args.out_dir), n_speakers=args.speakers,
                              statements=args.statements, repetitions=args.repetitions,
                              seed=args.seed)
@@ -21,17 +32,118 @@ def _demo_corpus(args: argparse.Namespace) -> int:
 
 
 def _dvc_metrics(args: argparse.Namespace) -> int:
-    from ser.dvcviews import write_dvc_views
-
     summary = write_dvc_views(Path(args.results), Path(args.out))
     print(f"wrote {args.out}/metrics.json ({sum(len(v) for v in summary.values())} models)")
     return 0
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from ser.predict import main as predict_main
+# --------------------------------------------------------------------------- predict
 
-    return predict_main(args)
+
+def expand_inputs(inputs: Sequence[str]) -> tuple[list[str | FileResult], list[str]]:
+    """Files as given and media files found recursively in folders (sorted, hidden skipped).
+
+    Returns the items in order (a path to classify, or an error result for a folder without
+    media files) and notes about skipped non-media files. Duplicates are listed once.
+    """
+    exts = MEDIA_EXTENSIONS
+    items: list[str | FileResult] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+
+    def add(p: str) -> None:
+        key = os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
+            items.append(p)
+
+    for raw in inputs:
+        if not os.path.isdir(raw):
+            add(raw)
+            continue
+        found, skipped = [], 0
+        for root, dirs, names in os.walk(raw):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                if name.startswith("."):
+                    continue
+                if os.path.splitext(name)[1].lower() in exts:
+                    found.append(os.path.join(root, name))
+                else:
+                    skipped += 1
+        if skipped:
+            notes.append(f"{raw}: skipped {skipped} file(s) that are not audio/video "
+                         f"(extensions: {', '.join(sorted(exts))})")
+        if not found:
+            items.append(FileResult(raw, "error", reason="folder holds no audio or video file"))
+        for f in found:
+            add(f)
+    return items, notes
+
+
+def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the command-line options of `ser predict`."""
+    p.add_argument("model_dir", metavar="MODEL_DIR",
+                   help="results/models/DATASET/MODEL (fold bundles averaged) or one bundle")
+    p.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER",
+                   help="audio/video files; folders are searched recursively")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                   help="output format (default: table)")
+    p.add_argument("--threshold", type=float, default=None, metavar="T",
+                   help="mark a file 'uncertain' when its confidence is below T (0..1; "
+                        "default: never)")
+    p.add_argument("--fold", type=int, default=None, metavar="K",
+                   help="use only bundle fold{K} of MODEL_DIR")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes for decoding and features (default: CPU count; "
+                        "0 = in the main process)")
+    p.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                   help="how Keras networks run: auto (default) = their LiteRT copy when the "
+                        "bundle has one (starts in ~0.1 s, no TensorFlow), else Keras; keras = "
+                        "always TensorFlow; litert = fail without a LiteRT copy")
+
+
+def run_predict(args: argparse.Namespace) -> tuple[PredictResult, list[str]]:
+    """Classify the command line's inputs; returns the result and notes for stderr."""
+    threshold = args.threshold
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise UsageError(f"--threshold must be within 0..1, got {threshold:g}")
+    if args.jobs is not None and args.jobs < 0:
+        raise UsageError(f"--jobs must be >= 0, got {args.jobs}")
+    items, notes = expand_inputs(args.inputs)
+    paths = [i for i in items if isinstance(i, str)]
+    jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
+    jobs = min(jobs, len(paths))
+    with Predictor(args.model_dir, fold=args.fold, jobs=jobs,
+                   runtime=getattr(args, "runtime", "auto")) as predictor:
+        result = predictor.predict_files(paths, threshold)
+    by_path = {f.path: f for f in result.files}
+    result.files = [by_path[i] if isinstance(i, str) else i for i in items]
+    result.warnings = notes + result.warnings
+    return result, result.warnings
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """`ser predict`: 0 when every file was classified, 1 when some failed, 2 on usage errors."""
+    try:
+        result, notes = run_predict(args)
+    except UsageError as exc:
+        print(f"ser predict: error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    else:
+        if args.format == "csv":
+            write_csv(result, sys.stdout)
+        else:
+            sys.stdout.write(format_table(result))
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
+    sys.stdout.flush()
+    return 0 if result.summary()["error"] == 0 else 1
+
+
+# --------------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,13 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     views.add_argument("out", nargs="?", default="metrics")
     views.set_defaults(func=_dvc_metrics)
 
-    from ser.predict import add_arguments
-
     pred = sub.add_parser(
         "predict", help="classify audio or video files with a trained model bundle",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=_PREDICT_DESCRIPTION, epilog=_PREDICT_EPILOG)
-    add_arguments(pred)
+    add_predict_arguments(pred)
     pred.set_defaults(func=_predict)
     return parser
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ser.io import write_text
+from ser.io import write_json, write_text
 
 KEEP = ("uar", "accuracy", "macro_f1", "n_test")
 
@@ -35,5 +35,5 @@ def write_dvc_views(results: Path, out: Path) -> dict:
                 write_text(out / table / group / f"{model}.csv", "".join(rows))
     for table in ("confusion", "snr"):
         (out / table).mkdir(parents=True, exist_ok=True)
-    write_text(out / "metrics.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_json(out / "metrics.json", summary, sort_keys=True)
     return summary

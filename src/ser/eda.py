@@ -8,7 +8,6 @@ class (from the clean 16 kHz WAVs) and how many files were rejected, and why.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,14 @@ import numpy as np
 import pandas as pd
 
 from ser import plots
-from ser.evaluate import write_json_atomic
+from ser.corpora import label_order
+from ser.io import write_json
 
 EDA_FIGURES = ("durations.png", "sample_rates.png", "class_balance.png", "waveforms.png",
                "spectrograms.png", "status.png")
 REQUIRED = ("id", "speaker", "label", "duration", "sample_rate", "channels", "status", "reason",
             "wav")
 MAX_EXAMPLE_SECONDS = 8.0
-
-
-def _label_order(labels: Sequence[str]) -> list[str]:
-    """Canonical emotion order (ser.corpora.CANONICAL), unknown labels after, alphabetically."""
-    try:
-        from ser.corpora import CANONICAL
-    except ImportError:  # pragma: no cover - corpora is part of the package
-        CANONICAL = ()
-    rank = {name: i for i, name in enumerate(CANONICAL)}
-    return sorted({str(x) for x in labels}, key=lambda x: (rank.get(x, len(rank)), x))
 
 
 def _counts(series: pd.Series) -> dict[str, int]:
@@ -103,7 +93,7 @@ def run_eda(manifest: Path, out_dir: Path, dataset: str, *, summary: Path | None
         raise ValueError(f"{manifest}: manifest lacks columns {missing}")
     status = df["status"].astype(str)
     ok = df[status == "ok"].copy()
-    labels = _label_order(ok["label"].dropna().astype(str))
+    labels = label_order(ok["label"].dropna().astype(str))
     rejected = df[status != "ok"]
     reasons = rejected["reason"].fillna("unknown").astype(str).str.split(":").str[0].str.strip()
 
@@ -154,4 +144,4 @@ def run_eda(manifest: Path, out_dir: Path, dataset: str, *, summary: Path | None
         "figures": [Path(os.path.relpath(out_dir / name, summary_path.parent)).as_posix()
                     for name in EDA_FIGURES],
     }
-    write_json_atomic(summary_path, info)
+    write_json(summary_path, info)

@@ -10,7 +10,6 @@ All metric arithmetic is scikit-learn's; this module only selects rows and assem
 from __future__ import annotations
 
 import json
-import math
 import re
 import warnings
 from collections.abc import Sequence
@@ -21,22 +20,16 @@ import numpy as np
 import pandas as pd
 
 from ser import trust
-from ser.io import atomic_path
+from ser.augment import snr_text
+from ser.io import jsonable, write_json, write_parquet
 from ser.io import write_text as write_text_atomic
 
 ECE_BINS = 15
-PREDICTION_COLUMNS = ("id", "source_id", "fold", "snr_db", "noise", "true", "predicted",
-                      "confidence")
 FIGURES = ("confusion.png", "confusion_norm.png", "snr.png", "conditions.png", "curves.png",
            "reliability.png", "per_class.png", "per_speaker.png")
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def snr_key(snr: float) -> str:
-    """The canonical text form of an SNR (``20``, ``-5``, ``2.5``), as in noisy ids ``#snr20``."""
-    return f"{float(snr) + 0.0:g}"
 
 
 def describe_protocol(meta: dict[str, Any]) -> tuple[str, bool]:
@@ -70,30 +63,6 @@ def _labels_of(series: pd.Series) -> np.ndarray:
 
 def _prob_columns(labels: Sequence[str]) -> list[str]:
     return [f"prob_{label}" for label in labels]
-
-
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON types; NaN/inf become null (JSON has no NaN, and DVC would choke on it)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer, int)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    return obj
-
-
-def write_json_atomic(path: Path | str, data: Any) -> None:
-    """Write strict JSON (no NaN) atomically."""
-    text = json.dumps(_jsonable(data), indent=2, allow_nan=False, ensure_ascii=False)
-    write_text_atomic(path, text + "\n")
 
 
 # --------------------------------------------------------------------------- metric pieces
@@ -361,8 +330,8 @@ def compute_metrics(
     for value in sorted(noisy_snr.unique(), reverse=True):
         rows = noisy[(noisy_snr == value).to_numpy()]
         scores = _scores(_labels_of(rows["true"]), _labels_of(rows["predicted"]))
-        by_snr[snr_key(value)] = scores["accuracy"]
-        by_snr_uar[snr_key(value)] = scores["uar"]
+        by_snr[snr_text(value)] = scores["accuracy"]
+        by_snr_uar[snr_text(value)] = scores["uar"]
     result["by_snr"] = by_snr
     result["by_snr_uar"] = by_snr_uar
     by_noise = trust.noise_kind_scores(
@@ -455,18 +424,6 @@ def read_predictions(path: Path | str) -> pd.DataFrame:
         meta["labels"] = [c[len("prob_"):] for c in frame.columns if c.startswith("prob_")]
     frame.attrs["ser"] = meta
     return frame
-
-
-def _write_parquet_atomic(frame: pd.DataFrame, path: Path, meta: dict[str, Any]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    metadata = dict(table.schema.metadata or {})
-    metadata[b"ser"] = json.dumps(_jsonable(meta)).encode()
-    table = table.replace_schema_metadata(metadata)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
 
 
 def _fold_number(path: Path, default: int) -> int:
@@ -580,7 +537,7 @@ def evaluate_model(
     folds_used = sorted({int(f) for f in pred["fold"]}) if "fold" in pred else []
 
     # Tables.
-    _write_parquet_atomic(pred, out_dir / "predictions.parquet", {**meta, "folds": folds_used})
+    write_parquet(pred, out_dir / "predictions.parquet", {**meta, "folds": folds_used})
     clean = pred[clean_rows(pred)]
     confusion = pd.DataFrame({"actual": clean["true"].astype(str).to_numpy(),
                               "predicted": clean["predicted"].astype(str).to_numpy()})
@@ -619,5 +576,5 @@ def evaluate_model(
     plots.plot_per_speaker(metrics.get("per_speaker") or {}, title, out_dir / "per_speaker.png",
                            chance=metrics["chance"], uar=metrics["uar"])
 
-    write_json_atomic(out_dir / "metrics.json", metrics)
-    return _jsonable(metrics)
+    write_json(out_dir / "metrics.json", metrics)
+    return jsonable(metrics)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:  # pandas/pyarrow load lazily: ser.models uses atomic_path and stays light
     import pandas as pd
@@ -84,28 +87,36 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON atomically, pretty-printed so diffs (and `dvc metrics diff`) stay readable."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=jsonable) + "\n")
+def jsonable(obj: Any) -> Any:
+    """Plain JSON types, recursively: numpy scalars and arrays -> Python, tuples -> lists, paths
+    -> str, keys -> str; NaN/inf -> None (JSON has no NaN, and DVC would choke on it)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
-def jsonable(x: Any) -> Any:
-    """`json.dumps` default: numpy scalars -> Python scalars, arrays -> lists, paths -> str."""
-    import numpy as np
-
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"not JSON serialisable: {type(x)}")
+def write_json(path: str | os.PathLike, obj: Any, *, sort_keys: bool = False) -> None:
+    """Write strict JSON (see `jsonable`) atomically, pretty-printed so diffs (and `dvc metrics
+    diff`) stay readable."""
+    text = json.dumps(jsonable(obj), indent=2, sort_keys=sort_keys, allow_nan=False,
+                      ensure_ascii=False)
+    write_text(path, text + "\n")
 
 
 def table_with_meta(table: pa.Table, meta: Mapping[str, Any]) -> pa.Table:
     """Attach `meta` as JSON under the schema metadata key `ser`."""
     existing = dict(table.schema.metadata or {})
-    existing[META_KEY] = json.dumps(meta, default=jsonable).encode()
+    existing[META_KEY] = json.dumps(jsonable(meta)).encode()
     return table.replace_schema_metadata(existing)
 
 

@@ -38,11 +38,6 @@ def shard_count(n_files: int, shard_size: int, override: int | None = None) -> i
     return 1 << (need - 1).bit_length()
 
 
-def format_snr(snr: float) -> str:
-    """SNR as it appears in ids and file names (`10`, `-5`, `2.5`)."""
-    return f"{float(snr):g}"
-
-
 class Plan:
     """The resolved view of one config (after schema defaults) relative to a working directory."""
 
@@ -93,9 +88,6 @@ class Plan:
         if "path" in ds:
             return Path(ds["path"])
         return Path("results/demo") / name
-
-    def emotions(self, name: str | None = None) -> list[str] | None:
-        return self.config.get("emotions")
 
     def scan_options(self, name: str) -> dict:
         ds = self.ds(name)

@@ -1,5 +1,5 @@
 """Stage functions that join the library's pieces for dataset kinds beyond one audio corpus:
-ready-made feature tables, merged corpora, per-dataset splits and cross-corpus evaluation.
+ready-made feature tables, merged corpora and per-dataset splits.
 
 Why here and not in the rules: the rules only wire files; these functions decide which rows and
 labels go where, and are unit-tested.
@@ -17,9 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ser.corpora import CANONICAL
+from ser.corpora import CANONICAL, label_order, load_table
 from ser.features.tables import META_COLUMNS
 from ser.io import META_KEY, atomic_path, read_meta, write_parquet
+from ser.splits import make_splits, save_splits
 
 
 # ---------------------------------------------------------------------------- table datasets
@@ -28,8 +29,6 @@ def table_dataset(path: Path, out_features: Path, out_manifest: Path, *, dataset
                   emotions: Sequence[str] | None = None) -> None:
     """Turn a user's feature table (parquet/CSV) into a feature table of this workflow and a
     manifest with one row per table row (labels outside `emotions` are listed as rejected)."""
-    from ser.corpora import load_table
-
     df = load_table(Path(path), label_column, speaker_column)
     feat_cols = [c for c in df.columns
                  if c not in ("id", "speaker", "label", "original_label")
@@ -77,7 +76,7 @@ def merged_labels(label_map: Mapping[str, str] | None, emotions: Sequence[str] |
     labels, in canonical order."""
     mapped = set().union(*[{(label_map or {}).get(lab, lab) for lab in s} for s in source_labels])
     keep = set(emotions) if emotions else mapped
-    return [c for c in CANONICAL if c in keep and c in mapped]
+    return [c for c in label_order(keep & mapped) if c in CANONICAL]
 
 
 def merge_tables(sources: Mapping[str, Path], out: Path, *, dataset: str,
@@ -157,8 +156,6 @@ def merge_manifests(sources: Mapping[str, Path], out: Path, *, dataset: str,
 def dataset_splits(manifest: Path, out: Path, split_cfg: Mapping[str, Any], *,
                    emotions: Sequence[str] | None = None) -> pd.DataFrame:
     """Folds over the usable clean clips of a dataset's manifest (ser.splits does the work)."""
-    from ser.splits import make_splits, save_splits
-
     m = pd.read_parquet(manifest)
     m = m[m["status"] == "ok"]
     if emotions:
@@ -173,51 +170,3 @@ def dataset_splits(manifest: Path, out: Path, split_cfg: Mapping[str, Any], *,
     info = {k: split_cfg.get(k) for k in ("protocol", "folds", "seed", "smote", "test_size")}
     save_splits(splits, out, info)
     return splits
-
-
-# ---------------------------------------------------------------------------- cross-corpus
-def common_labels(train_tables: Sequence[Path], test_tables: Sequence[Path],
-                  emotions: Sequence[str] | None = None) -> list[str]:
-    """Labels present in both corpora (and in `emotions` when given), canonical order."""
-    def labels(p: Path) -> set[str]:
-        return set(map(str, pq.read_table(p, columns=["label"]).column("label").to_pylist()))
-
-    a = labels(train_tables[0])
-    b = labels(test_tables[0])
-    keep = a & b
-    if emotions:
-        keep &= set(emotions)
-    out = [c for c in CANONICAL if c in keep] + sorted(keep - set(CANONICAL))
-    if len(out) < 2:
-        raise ValueError(f"cross-corpus needs at least 2 common labels, found {out}")
-    return out
-
-
-def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path], model_cfg: dict,
-                 bundle_dir: Path, predictions_out: Path, *, train_name: str, test_name: str,
-                 model_name: str, seed: int = 0, threads: int = 1, train_on: str = "clean",
-                 emotions: Sequence[str] | None = None, audio: dict | None = None) -> dict:
-    """Train on all of corpus A (common labels only), predict every row of corpus B."""
-    from ser.bundle import load_bundle
-    from ser.train import predict_frame, read_table, train_full, write_predictions
-
-    labels = common_labels(train_tables, test_tables, emotions)
-    cfg = dict(model_cfg)
-    if cfg.get("normalize", "global") == "global":
-        # a scaler fitted on corpus A alone makes classifiers collapse on corpus B (measured on
-        # real data): standardise each speaker with its own statistics, on both sides
-        cfg["normalize"] = "speaker"
-    info = train_full(list(train_tables), cfg, bundle_dir, dataset=train_name,
-                      model_name=model_name, seed=seed, threads=threads, train_on=train_on,
-                      emotions=labels, audio=audio)
-    bundle = load_bundle(bundle_dir)
-    meta_df, X, _ = read_table(list(test_tables))
-    keep = meta_df["label"].astype(str).isin(labels).to_numpy()
-    meta_df, X = meta_df[keep].reset_index(drop=True), X[keep]
-    pred = predict_frame(bundle, meta_df, X)
-    pred["fold"] = 0
-    write_predictions(pred, predictions_out, {
-        "labels": bundle.labels, "protocol": f"cross-corpus: train {train_name}, test {test_name}",
-        "leaky": False, "model": model_name, "arch": cfg["arch"], "dataset": test_name,
-        "train_dataset": train_name, "test_dataset": test_name, "normalize": cfg["normalize"]})
-    return {**info, "labels": labels, "n_test": int(len(pred))}

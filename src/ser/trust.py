@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ser.augment import snr_text
+
 INTERVAL_LEVEL = 0.95
 N_BOOT = 2000
 BOOT_SEED = 0
@@ -233,15 +235,13 @@ def noise_kind_scores(noisy: pd.DataFrame, score: Any) -> dict[str, dict[str, fl
     only groups. Kept apart from other condition breakdowns (reverb, codec) on purpose."""
     if noisy.empty or "noise" not in noisy.columns:
         return {}
-    from ser.evaluate import snr_key
-
     out: dict[str, dict[str, float]] = {}
     snr = pd.to_numeric(noisy["snr_db"], errors="coerce")
     kinds = noisy["noise"].astype(str).to_numpy()
     for kind in sorted(set(kinds)):
         for value in sorted(snr[kinds == kind].unique(), reverse=True):
             rows = noisy[(kinds == kind) & (snr == value).to_numpy()]
-            out.setdefault(kind, {})[snr_key(value)] = float(score(rows))
+            out.setdefault(kind, {})[snr_text(value)] = float(score(rows))
     return out
 
 

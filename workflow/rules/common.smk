@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ser.demo import generator_id as demo_generator_id
-from ser.plan import ConfigError, Plan, format_snr
+from ser.plan import ConfigError, Plan
 
 try:
     plan = Plan(config)

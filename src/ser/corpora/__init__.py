@@ -7,7 +7,15 @@ format (a ready-made feature table). One module per corpus format; shared pieces
 
 from __future__ import annotations
 
-from .base import CANONICAL, MEDIA_EXTENSIONS, SYNONYMS, Entry, Parser, canonical_label
+from .base import (
+    CANONICAL,
+    MEDIA_EXTENSIONS,
+    SYNONYMS,
+    Entry,
+    Parser,
+    canonical_label,
+    label_order,
+)
 from .registry import PARSERS, parser_for, scan
 from .table import load_table
 
@@ -19,6 +27,7 @@ __all__ = [
     "Entry",
     "Parser",
     "canonical_label",
+    "label_order",
     "load_table",
     "parser_for",
     "scan",

@@ -8,7 +8,7 @@ format module only describes its own naming scheme.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,6 +24,14 @@ CANONICAL: tuple[str, ...] = (
     "surprised",
     "boredom",
 )
+
+def label_order(labels: Iterable[Any]) -> list[str]:
+    """Distinct labels in CANONICAL order; labels outside it follow, alphabetically.
+
+    The one label order of the project: prediction columns, confusion matrices, EDA figures."""
+    rank = {name: i for i, name in enumerate(CANONICAL)}
+    return sorted({str(x) for x in labels}, key=lambda s: (rank.get(s, len(rank)), s))
+
 
 MEDIA_EXTENSIONS: frozenset[str] = frozenset(
     {

@@ -19,7 +19,6 @@ EMOTIONS: dict[str, str] = {
     "pleasant_surprise": "surprised",
     "pleasant_surprised": "surprised",
 }
-SPEAKERS = ("OAF", "YAF")
 
 _NAME = re.compile(r"^(OAF|YAF)_(.+?)_(pleasant_surprised?|[^_]+)$", re.IGNORECASE)
 _FOLDER = re.compile(r"^(OAF|YAF)_(.+)$", re.IGNORECASE)

@@ -48,11 +48,8 @@ def extract_signal(feature_set: str, signal: np.ndarray, sr: int,
     return get_feature_set(feature_set).extract(signal, sr, params)
 
 
-run_shard = run_features_shard  # names used in docs/architecture.md
-combine = combine_shards
-
 __all__ = [
-    "FEATURE_SETS", "META_COLUMNS", "REJECTED_COLUMNS", "FeatureSet", "combine", "combine_shards",
+    "FEATURE_SETS", "META_COLUMNS", "REJECTED_COLUMNS", "FeatureSet", "combine_shards",
     "extract_signal", "get_feature_set", "prepare_signal", "read_features", "resolve_variant",
-    "run_features_shard", "run_shard", "split_variant",
+    "run_features_shard", "split_variant",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,81 @@ def read_features(path: Path, columns_only: bool = False
         x = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
         x = x.reshape(n, frames, bins)
     return df, x, meta
+
+
+def read_table(features: Path | str | Sequence[Path | str]
+               ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """Read one feature table, or fuse several vector tables (join on id, concatenate columns)."""
+    paths = [features] if isinstance(features, str | Path) else list(features)
+    if not paths:
+        raise ValueError("no feature table given")
+    if len(paths) == 1:
+        meta_df, X, meta = read_features(Path(paths[0]))
+        return meta_df.reset_index(drop=True), np.asarray(X, dtype=np.float32), meta
+    parts = [read_features(Path(p)) for p in paths]
+    for p, (_, X, meta) in zip(paths, parts, strict=True):
+        if np.asarray(X).ndim != 2:
+            raise ValueError(
+                f"feature fusion joins vector tables only; {p} ({meta.get('feature_set')}) "
+                f"has shape {np.shape(X)}"
+            )
+    base = parts[0][0].reset_index(drop=True)
+    common = pd.Index(base["id"].astype(str))
+    for meta_df, _, _ in parts[1:]:
+        common = common.intersection(pd.Index(meta_df["id"].astype(str)), sort=False)
+    dropped = len(base) - len(common)
+    if dropped:
+        warnings.warn(
+            f"feature fusion: {dropped} row(s) are missing from some tables and are left out",
+            stacklevel=2,
+        )
+    blocks = []
+    for meta_df, X, _ in parts:
+        pos = pd.Series(np.arange(len(meta_df)), index=meta_df["id"].astype(str).to_numpy())
+        blocks.append(np.asarray(X, dtype=np.float32)[pos.loc[common].to_numpy()])
+    base_pos = pd.Series(np.arange(len(base)), index=base["id"].astype(str).to_numpy())
+    fused_df = base.iloc[base_pos.loc[common].to_numpy()].reset_index(drop=True)
+    metas = [m for _, _, m in parts]
+    fused_meta: dict[str, Any] = {
+        "feature_set": "+".join(str(m.get("feature_set")) for m in metas),
+        "kind": "functionals",
+        "parts": metas,
+        "columns": [c for m in metas for c in m.get("columns", [])],
+        "sample_rate": metas[0].get("sample_rate"),
+        "fusion_dropped_rows": int(dropped),
+    }
+    return fused_df, np.concatenate(blocks, axis=1), fused_meta
+
+
+def feature_blocks(meta: dict[str, Any]) -> list[int] | None:
+    """Columns per feature set of a fused table (None for a single table)."""
+    parts = meta.get("parts")
+    return [len(p.get("columns", [])) for p in parts] if parts else None
+
+
+def feature_set_info(meta: dict[str, Any]) -> dict[str, Any]:
+    """The feature-set description a bundle records (name, kind, params, columns, ...)."""
+    info = {"name": meta.get("feature_set")}
+    for key in ("kind", "params", "columns", "shape", "sample_rate", "versions", "parts"):
+        if key in meta:
+            info[key] = meta[key]
+    return info
+
+
+# ---------------------------------------------------------------------------- row helpers
+def is_clean(meta_df: pd.DataFrame) -> np.ndarray:
+    """Rows that are clean clips (no SNR), as a boolean mask."""
+    if "snr_db" not in meta_df.columns:
+        return np.ones(len(meta_df), dtype=bool)
+    return meta_df["snr_db"].isna().to_numpy()
+
+
+def source_ids(meta_df: pd.DataFrame) -> pd.Series:
+    """Each row's clean source clip (a noisy copy follows its original), as strings."""
+    col = "source_id" if "source_id" in meta_df.columns else "id"
+    return meta_df[col].astype(str)
+
+
+def speakers_known(meta_df: pd.DataFrame) -> bool:
+    """Whether every row has a speaker."""
+    return "speaker" in meta_df.columns and not meta_df["speaker"].isna().any()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkab
 
 import numpy as np
 
-from ser.io import atomic_path  # noqa: F401 (re-exported for the model families)
+from ser.io import jsonable, write_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,12 +55,6 @@ class Model(Protocol):
 # --------------------------------------------------------------------------- file helpers
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON so that readers never see a half-written file."""
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def read_meta(model_dir: Path) -> dict[str, Any]:
     """Read and minimally check `model_dir/model.json`."""
     path = Path(model_dir) / META_FILE
@@ -73,17 +67,6 @@ def read_meta(model_dir: Path) -> dict[str, Any]:
         if key not in meta:
             raise ValueError(f"{path}: missing key {key!r}")
     return meta
-
-
-def _jsonable(value: Any) -> Any:
-    """Convert numpy scalars / tuples so that params round-trip through model.json unchanged."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # --------------------------------------------------------------------------- base class
@@ -148,7 +131,7 @@ class BaseModel:
                 f"unknown parameter(s) {', '.join(map(repr, unknown))} for arch {cls.arch!r}; "
                 f"valid: {', '.join(sorted(cls.DEFAULTS)) or '(none)'}"
             )
-        merged = copy.deepcopy({**cls.DEFAULTS, **_jsonable(params)})
+        merged = copy.deepcopy({**cls.DEFAULTS, **jsonable(params)})
         for key, value in merged.items():
             if (value is None and key in cls.NULLABLE) or key in cls.ANY_TYPE:
                 continue
@@ -206,7 +189,7 @@ class BaseModel:
             "arch": self.arch,
             "input_shape": list(self.input_shape),
             "n_classes": self.n_classes,
-            "params": _jsonable(self.params),
+            "params": jsonable(self.params),
             "seed": self.seed,
             "n_parameters": self.n_parameters(),
             "format_version": FORMAT_VERSION,
@@ -222,7 +205,7 @@ class BaseModel:
         model_dir.mkdir(parents=True, exist_ok=True)
         (model_dir / META_FILE).unlink(missing_ok=True)
         self._save_files(model_dir)
-        write_json_atomic(model_dir / META_FILE, self.meta())
+        write_json(model_dir / META_FILE, self.meta(), sort_keys=True)
 
     @classmethod
     def _from_meta(cls, model_dir: Path, meta: dict[str, Any], runtime: str = "auto") -> Self:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ser.models.base import BaseModel, atomic_path
+from ser.io import atomic_path
+from ser.models.base import BaseModel
 
 if TYPE_CHECKING:
     import pandas as pd

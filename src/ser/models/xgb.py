@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ser.models.base import BaseModel, atomic_path, sample_weights
+from ser.io import atomic_path
+from ser.models.base import BaseModel, sample_weights
 
 if TYPE_CHECKING:
     import pandas as pd
