@@ -219,8 +219,9 @@ def test_svm_labels_are_never_worse_than_its_own_decision_on_real_speech() -> No
 
     from ser.bundle import apply_scaler, fit_scaler
     from ser.features import get_feature_set
+    from ser.featurise import load_signal
     from ser.models import build
-    from ser.predict import DEFAULT_AUDIO, load_signal
+    from ser.predict import DEFAULT_AUDIO
 
     fs = get_feature_set("egemaps")
     extract = fs.extractor(fs.resolve({}))

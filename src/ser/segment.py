@@ -279,7 +279,7 @@ def featurise_segments(path: str | os.PathLike, audio: dict[str, Any], specs: Se
     file holding exactly its samples would get from ``ser predict``. Runs in a worker.
     """
     from ser.audio import AudioError, prepare_signal
-    from ser.predict import extract_spec, load_signal
+    from ser.featurise import extract_spec, load_signal
 
     path = os.fspath(path)
     sr = int(audio["sample_rate"])
@@ -412,7 +412,8 @@ def predict_segments(predictor: Any, paths: Sequence[str | os.PathLike], params:
     Files are decoded, segmented and featurised in the predictor's worker pool (one task per
     file), then all segments of all files go through each bundle in one batch.
     """
-    from ser.predict import Featurised, FileResult, PredictResult
+    from ser.featurise import Featurised
+    from ser.predict_output import FileResult, PredictResult
 
     @dataclass
     class SegmentedFileResult(FileResult):  # interim until FileResult gets these fields

@@ -375,7 +375,7 @@ def check_bundles(bundle_dirs: Sequence[Path], feature_tables: Sequence[Path],
     import time
 
     from ser.bundle import load_bundle
-    from ser.train import read_table
+    from ser.features.tables import read_table
 
     meta_df, X, table_meta = read_table([Path(p) for p in feature_tables])
     row_of = pd.Series(np.arange(len(meta_df)), index=meta_df["id"].astype(str).to_numpy())

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ser.models.base import atomic_path
+from ser.io import atomic_path
 from ser.models.sklearn_base import SklearnModel
 
 CALIBRATION_FILE = "calibration.json"
