@@ -12,19 +12,24 @@ utterances (docs/predict.md reports them).
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from ser.audio import decode
+from ser.cli import main as cli_main
 from ser.segment import (
     SILERO_MODEL,
     SILERO_SHA256,
     VADS,
     SegmentParams,
     find_segments,
+    join_clips,
     segment_runs,
     speech_runs,
 )
@@ -40,6 +45,14 @@ CLIPS = [
     ("08", "03-01-04-02-01-01-08.flac"),
     ("07", "03-01-01-01-01-01-07.flac"),
 ]
+CLIPS_FILES = [RAVDESS / f"Actor_{a}" / name for a, name in CLIPS]
+
+
+def run_json(capsys, *argv: str) -> tuple[int, dict]:
+    capsys.readouterr()
+    rc = cli_main(["predict", *argv, "--format", "json"])
+    out, _ = capsys.readouterr()
+    return rc, json.loads(out)
 
 
 # --------------------------------------------------------------------------- unit
@@ -93,3 +106,104 @@ def test_every_vad_finds_a_real_utterance_and_not_silence(vad: str) -> None:
     segs = find_segments(y, SR, SegmentParams(vad=vad))
     assert len(segs) == 1
     assert find_segments(silence, SR, SegmentParams(vad=vad)) == []
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def joined(tmp_path_factory) -> dict:
+    if not RAVDESS.is_dir():
+        pytest.skip("../shared/data/ravdess-dev not present")
+    tmp = tmp_path_factory.mktemp("joined")
+    files = [RAVDESS / f"Actor_{a}" / name for a, name in CLIPS]
+    signal, spans, speech = join_clips([decode(f, SR) for f in files], SR, pause=1.0)
+    path = tmp / "conversation.wav"
+    sf.write(path, signal, SR, subtype="PCM_16")
+    return {"tmp": tmp, "files": files, "path": path, "speech": speech, "spans": spans,
+            "signal": decode(path, SR)}
+
+
+@pytest.mark.ravdess
+def test_segments_match_the_joins_and_the_clip_labels(ravdess_model, joined, capsys) -> None:
+    rc, doc = run_json(capsys, str(ravdess_model), str(joined["path"]), "--segment")
+    assert rc == 0
+    (f,) = doc["files"]
+    segs = f["segments"]
+    assert len(segs) == len(CLIPS)
+    for seg, (a, b) in zip(segs, joined["speech"], strict=True):
+        assert abs(seg["start"] - a) <= 0.2 and abs(seg["end"] - b) <= 0.2, (seg, a, b)
+    rc, alone = run_json(capsys, str(ravdess_model), *map(str, joined["files"]))
+    assert rc == 0
+    assert [s["label"] for s in segs] == [g["label"] for g in alone["files"]]
+    assert len({g["label"] for g in alone["files"]}) >= 4  # the clips really differ
+    share = f["label_share"]
+    assert math.isclose(sum(share.values()), 1.0)
+    longest = max(share, key=share.get)
+    assert longest in {s["label"] for s in segs}
+
+
+@pytest.mark.ravdess
+def test_a_segment_gets_what_a_file_of_its_samples_gets(ravdess_model, joined, capsys) -> None:
+    """Same decoding, checks and features: a segment cut out and saved as its own WAV file
+    gets the very same probabilities from plain `ser predict`."""
+    _, doc = run_json(capsys, str(ravdess_model), str(joined["path"]), "--segment")
+    segs = doc["files"][0]["segments"]
+    cut = []
+    for i, s in enumerate(segs[:3]):
+        x = joined["signal"][int(round(s["start"] * SR)):int(round(s["end"] * SR))]
+        cut.append(joined["tmp"] / f"segment{i}.wav")
+        sf.write(cut[-1], x, SR, subtype="PCM_16")
+    _, alone = run_json(capsys, str(ravdess_model), *map(str, cut))
+    for s, g in zip(segs, alone["files"], strict=False):
+        for lab, p in s["probabilities"].items():
+            assert p == pytest.approx(g["probabilities"][lab], abs=1e-9)
+
+
+@pytest.mark.ravdess
+def test_segment_csv_and_table_list_every_segment(ravdess_model, joined, capsys) -> None:
+    capsys.readouterr()
+    assert cli_main(["predict", str(ravdess_model), str(joined["path"]), "--segment",
+                     "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    head = rows[0].split(",")
+    assert head[:5] == ["path", "segment", "start", "end", "status"]
+    assert any(h.startswith("share_") for h in head)
+    assert len(rows) == 1 + len(CLIPS) + 1  # a row per segment and one per file
+    assert cli_main(["predict", str(ravdess_model), str(joined["path"]), "--segment"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    seg_rows = [ln for ln in lines if re.match(r"^ +\d+\.\d\d- +\d+\.\d\d s ", ln)]
+    assert len(seg_rows) == len(CLIPS)
+    assert any(ln.startswith("  share of speech time: ") for ln in lines)
+
+
+@pytest.mark.ravdess
+def test_segment_mode_reports_bad_files_and_silence(ravdess_model, joined, capsys) -> None:
+    silent = joined["tmp"] / "room_tone.wav"
+    rng = np.random.default_rng(0)
+    sf.write(silent, (rng.normal(0, 0.0005, 3 * SR)).astype(np.float32), SR, subtype="PCM_16")
+    broken = joined["tmp"] / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    rc, doc = run_json(capsys, str(ravdess_model), str(silent), str(broken),
+                       str(joined["path"]), "--segment")
+    assert rc == 1
+    by = {Path(f["path"]).name: f for f in doc["files"]}
+    assert by["room_tone.wav"]["status"] == "error"
+    assert "silent" in by["room_tone.wav"]["reason"] or "no speech" in by["room_tone.wav"][
+        "reason"]
+    assert by["broken.wav"]["status"] == "error"
+    assert by["conversation.wav"]["status"] == "ok"
+    assert doc["segmentation"]["vad"] == "silero"
+
+
+@pytest.mark.ravdess
+def test_plot_writes_a_timeline_per_file(ravdess_model, joined, capsys) -> None:
+    out = joined["tmp"] / "timelines"
+    capsys.readouterr()
+    assert cli_main(["predict", str(ravdess_model), str(joined["path"]), str(CLIPS_FILES[0]),
+                     "--plot", str(out), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert all("segments" in f for f in doc["files"])  # --plot implies --segment
+    for name in ("conversation.wav", CLIPS_FILES[0].name):
+        png = out / f"{name}.timeline.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

@@ -21,6 +21,7 @@ from ser.dvcviews import write_dvc_views
 from ser.models import RUNTIMES
 from ser.predict import Predictor
 from ser.predict_output import FileResult, PredictResult, format_table, write_csv
+from ser.segment import VADS, SegmentParams
 
 
 def _demo_corpus(args: argparse.Namespace) -> int:
@@ -101,6 +102,46 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
                    help="how Keras networks run: auto (default) = their LiteRT copy when the "
                         "bundle has one (starts in ~0.1 s, no TensorFlow), else Keras; keras = "
                         "always TensorFlow; litert = fail without a LiteRT copy")
+    seg = p.add_argument_group(
+        "long recordings", "--segment finds speech segments with a voice activity detector and "
+                           "classifies each one (a file's label is then their duration-weighted "
+                           "mean; the output lists the segments and each label's share of time)")
+    d = SegmentParams()
+    seg.add_argument("--segment", action="store_true",
+                     help="classify every speech segment of each file")
+    seg.add_argument("--plot", metavar="DIR", default=None,
+                     help="write a timeline figure per file to DIR/<name>.timeline.png "
+                          "(implies --segment)")
+    seg.add_argument("--vad", choices=list(VADS), default=d.vad,
+                     help=f"voice activity detector (default {d.vad})")
+    seg.add_argument("--vad-threshold", type=float, default=d.threshold, metavar="P",
+                     help=f"speech probability that starts a segment (default {d.threshold:g})")
+    seg.add_argument("--min-segment", type=float, default=d.min_segment, metavar="S",
+                     help=f"drop speech shorter than S seconds (default {d.min_segment:g})")
+    seg.add_argument("--max-segment", type=float, default=d.max_segment, metavar="S",
+                     help=f"cut longer speech into equal windows of at most S seconds "
+                          f"(default {d.max_segment:g})")
+    seg.add_argument("--pad", type=float, default=d.pad, metavar="S",
+                     help=f"seconds of context added before and after each segment "
+                          f"(default {d.pad:g})")
+    seg.add_argument("--merge-gap", type=float, default=d.merge_gap, metavar="S",
+                     help=f"join segments separated by a pause shorter than S seconds "
+                          f"(default {d.merge_gap:g})")
+
+
+def segment_params(args: argparse.Namespace) -> SegmentParams | None:
+    """The segmentation asked for on the command line (None without --segment / --plot);
+    UsageError naming the option when a value is out of range."""
+    if not (getattr(args, "segment", False) or getattr(args, "plot", None)):
+        return None
+    params = SegmentParams(vad=args.vad, threshold=args.vad_threshold,
+                           min_segment=args.min_segment, max_segment=args.max_segment,
+                           pad=args.pad, merge_gap=args.merge_gap)
+    try:
+        params.check()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return params
 
 
 def run_predict(args: argparse.Namespace) -> tuple[PredictResult, list[str]]:
@@ -110,13 +151,21 @@ def run_predict(args: argparse.Namespace) -> tuple[PredictResult, list[str]]:
         raise UsageError(f"--threshold must be within 0..1, got {threshold:g}")
     if args.jobs is not None and args.jobs < 0:
         raise UsageError(f"--jobs must be >= 0, got {args.jobs}")
+    segment = segment_params(args)
     items, notes = expand_inputs(args.inputs)
     paths = [i for i in items if isinstance(i, str)]
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
     jobs = min(jobs, len(paths))
     with Predictor(args.model_dir, fold=args.fold, jobs=jobs,
                    runtime=getattr(args, "runtime", "auto")) as predictor:
-        result = predictor.predict_files(paths, threshold)
+        result = predictor.predict_files(paths, threshold, segment=segment)
+        if getattr(args, "plot", None):
+            from ser.timeline import plot_timelines
+
+            figures, problems = plot_timelines(result, Path(args.plot), predictor.audio)
+            notes = notes + problems
+            print(f"ser predict: wrote {len(figures)} timeline figure(s) to {args.plot}",
+                  file=sys.stderr)
     by_path = {f.path: f for f in result.files}
     result.files = [by_path[i] if isinstance(i, str) else i for i in items]
     result.warnings = notes + result.warnings
@@ -191,6 +240,7 @@ _PREDICT_EPILOG = (
     "  ser predict results/models/demo/svm results/demo/demo/Actor_02/01-01-05-01-02-01-02.mp4"
     " --format json --threshold 0.5\n"
     "  ser predict results/models/demo/cnn results/demo/demo --fold 0 --format csv\n"
+    "  ser predict results/models/demo/late_fusion interview.wav --segment --plot timelines/\n"
     "\n"
     """\
 exit status: 0 when every file was classified, 1 when some file could not be read (it is listed

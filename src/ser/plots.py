@@ -521,3 +521,56 @@ def plot_spectrograms(
 
 def _short(text: str, n: int = 34) -> str:
     return text if len(text) <= n else "…" + text[-(n - 1):]
+
+
+# --------------------------------------------------------------------------- timelines
+
+
+def plot_timeline(
+    signal: np.ndarray, sr: int, segments: Sequence[Any], labels: Sequence[str], title: str,
+    path: Path | str,
+) -> Path:
+    """A long recording at a glance: its spectrogram with each speech segment coloured by its
+    label, and below it the probability of every label over time (a step per segment).
+
+    ``segments`` are objects or dicts with start, end, status, label, probabilities, uncertain
+    (as ``ser predict --segment`` writes them); failed segments are hatched grey.
+    """
+    def get(s: Any, key: str) -> Any:
+        return s[key] if isinstance(s, Mapping) else getattr(s, key)
+
+    duration = max(len(signal) / sr, max((float(get(s, "end")) for s in segments), default=0.0))
+    colour = {lab: COLORS[i % len(COLORS)] for i, lab in enumerate(labels)}
+    with _style():
+        fig = _figure(min(16.0, max(7.0, 0.25 * duration + 5.0)), 4.6)
+        spec_ax, prob_ax = fig.subplots(2, 1, sharex=True, height_ratios=[1.3, 1.0])
+        db = log_power_spectrogram(signal, sr)
+        top = float(db.max()) if db.size else 0.0
+        spec_ax.imshow(db, origin="lower", aspect="auto", cmap="gray_r", vmin=top - 80, vmax=top,
+                       extent=(0.0, len(signal) / sr, 0.0, sr / 2000), interpolation="nearest")
+        spec_ax.set_ylabel("kHz")
+        spec_ax.set_title(title)
+        for s in segments:
+            a, b = float(get(s, "start")), float(get(s, "end"))
+            if get(s, "status") != "ok":
+                spec_ax.axvspan(a, b, color="#999999", alpha=0.25, hatch="//", lw=0)
+                continue
+            lab = str(get(s, "label"))
+            spec_ax.axvspan(a, b, color=colour[lab], alpha=0.15 if get(s, "uncertain") else 0.35,
+                            lw=0)
+            spec_ax.text((a + b) / 2, sr / 2000 * 0.93, lab + ("?" if get(s, "uncertain") else ""),
+                         ha="center", va="top", fontsize=8, color=colour[lab], clip_on=True,
+                         fontweight="bold")
+            probs = get(s, "probabilities") or {}
+            for other in labels:
+                prob_ax.plot([a, b], [probs.get(other, 0.0)] * 2, color=colour[other], lw=2)
+        prob_ax.set_ylim(0, 1)
+        prob_ax.set_ylabel("probability")
+        prob_ax.set_xlabel("time (s)")
+        prob_ax.set_xlim(0, duration)
+        from matplotlib.lines import Line2D
+
+        prob_ax.legend([Line2D([], [], color=colour[lab], lw=2) for lab in labels], labels,
+                       ncol=min(8, len(labels)), loc="upper center", bbox_to_anchor=(0.5, -0.35),
+                       frameon=False)
+    return save_figure(fig, path)

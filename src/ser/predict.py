@@ -11,6 +11,10 @@ Why it is built this way:
   main process loads the models; each bundle then predicts all files in one batch.
 - Honest output. Every input file is listed (:mod:`ser.predict_output`): classified, or failed
   with the reason.
+- Long recordings: with ``segment=SegmentParams(...)`` each file is cut into speech segments
+  (:mod:`ser.segment`) that are classified one by one through the same checks and extractors.
+- One model for many threads (``ser serve``): the pool, the bundles and the model step are
+  guarded by a lock, so concurrent requests share one loaded Predictor.
 
 MODEL_DIR is ``results/models/DATASET/MODEL`` (its fold bundles are averaged: mean probability;
 confidence = mean of the models' confidence branches when every bundle has one, else the maximum
@@ -21,9 +25,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,7 +46,8 @@ from ser.featurise import (
     warm,
 )
 from ser.models import RUNTIMES, combine_runtimes, runtime_of
-from ser.predict_output import FileResult, PredictResult
+from ser.predict_output import FileResult, PredictResult, SegmentResult
+from ser.segment import SegmentedFile, SegmentParams, featurise_segments, summarise_file
 
 DEFAULT_AUDIO = {"sample_rate": 16000, "min_duration": 0.3, "silence_dbfs": -60.0,
                  "trim_db": None}
@@ -81,6 +87,7 @@ class Predictor:
                               "bundle does not know gets probability 0 from it before averaging")
         self._bundles: list[Any] | None = None
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.RLock()
         self.load_seconds = 0.0
         self.has_confidence = False
 
@@ -107,6 +114,10 @@ class Predictor:
         return ["+".join(n for n, _ in spec) for spec in self.specs]
 
     def _ensure_pool(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            return self._ensure_pool_locked()
+
+    def _ensure_pool_locked(self) -> ProcessPoolExecutor | None:
         if self._pool is None:
             n = self.jobs
             if n == 0 and "tensorflow" in sys.modules and not extractors_ready(self.specs):
@@ -124,7 +135,11 @@ class Predictor:
         Without workers the extractors are built here first: openSMILE must be loaded before
         TensorFlow in one process.
         """
-        pool = self._ensure_pool()
+        with self._lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> float:
+        pool = self._ensure_pool_locked()
         if self._bundles is None:
             if pool is None and "tensorflow" not in sys.modules:
                 warm(self.specs, self.audio["sample_rate"])
@@ -147,9 +162,10 @@ class Predictor:
 
     def close(self) -> None:
         """Stop the worker processes."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def __enter__(self) -> Predictor:
         return self
@@ -157,15 +173,19 @@ class Predictor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _submit(self, paths: list[str]) -> list[Future] | None:
+    def _submit(self, paths: list[str], task: Callable[..., Any] = featurise,
+                *extra: Any) -> list[Future] | None:
         pool = self._ensure_pool()
         if pool is None:
             return None
-        return [pool.submit(featurise, p, self.audio, self.specs) for p in paths]
+        return [pool.submit(task, p, self.audio, self.specs, *extra) for p in paths]
 
-    def _collect(self, paths: list[str], futures: list[Future] | None) -> list[Featurised]:
+    def _collect(self, paths: list[str], futures: list[Future] | None,
+                 task: Callable[..., Any] = featurise, *extra: Any) -> list[Any]:
+        """Results of ``task`` per path, in order; a crashed worker fails only its files."""
         if futures is None:
-            return [featurise(p, self.audio, self.specs) for p in paths]
+            return [task(p, self.audio, self.specs, *extra) for p in paths]
+        failed = SegmentedFile if task is featurise_segments else Featurised
         out = []
         broken = False
         for p, fut in zip(paths, futures, strict=True):
@@ -173,19 +193,36 @@ class Predictor:
                 out.append(fut.result())
             except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by a crashing decoder
                 broken = True
-                out.append(Featurised(p, f"worker failed: {type(exc).__name__}: {exc}"))
+                out.append(failed(p, f"worker failed: {type(exc).__name__}: {exc}"))
         if broken:  # a dead worker breaks the pool; start a fresh one next time
-            self._pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
-            self._pool = None
+            with self._lock:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = None
         return out
 
-    def predict_files(self, paths: Sequence[str | os.PathLike],
-                      threshold: float | None = None) -> PredictResult:
+    def _result(self, files: list[FileResult], threshold: float | None, notes: list[str],
+                timing: dict[str, float], segmentation: dict[str, Any] | None = None
+                ) -> PredictResult:
+        return PredictResult(
+            model_dir=str(self.model_dir), bundles=[str(b) for b in self.bundle_dirs],
+            fold=self.fold, labels=list(self.labels), feature_sets=self.feature_set_names,
+            normalize=self.normalize,
+            confidence="model" if self.has_confidence else "max_prob",
+            runtime=self.runtime_used, threshold=threshold, files=files, warnings=notes,
+            timing=timing, segmentation=segmentation,
+        )
+
+    def predict_files(self, paths: Sequence[str | os.PathLike], threshold: float | None = None,
+                      segment: SegmentParams | None = None) -> PredictResult:
         """Classify files: featurise in parallel, then one batch per bundle; average bundles.
 
-        With ``normalize: speaker`` bundles, all files of the call are standardised together as
-        ONE speaker (a warning says so in the result).
+        With ``segment``, every speech segment of every file is classified (see
+        :meth:`predict_segments`). With ``normalize: speaker`` bundles, all files (segments) of
+        the call are standardised together as ONE speaker (a warning says so in the result).
         """
+        if segment is not None:
+            return self.predict_segments(paths, segment, threshold)
         t0 = time.perf_counter()
         paths = [os.fspath(p) for p in paths]
         futures = self._submit(paths)  # workers start on the files while the models load
@@ -218,18 +255,76 @@ class Predictor:
             ))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
                   "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
-        return PredictResult(
-            model_dir=str(self.model_dir), bundles=[str(b) for b in self.bundle_dirs],
-            fold=self.fold, labels=list(self.labels), feature_sets=self.feature_set_names,
-            normalize=self.normalize,
-            confidence="model" if self.has_confidence else "max_prob",
-            runtime=self.runtime_used, threshold=threshold, files=files, warnings=notes,
-            timing=timing,
-        )
+        return self._result(files, threshold, notes, timing)
+
+    def predict_segments(self, paths: Sequence[str | os.PathLike], params: SegmentParams,
+                         threshold: float | None = None) -> PredictResult:
+        """Classify every speech segment of every file (``ser predict --segment``).
+
+        Workers decode, segment and featurise one file each (:func:`featurise_segments`); all
+        segments of all files then go through each bundle in one batch. A file's label,
+        probabilities and confidence are its segments' duration-weighted means
+        (:func:`ser.segment.summarise_file`); ``label_share`` is the share of speech time per
+        label. A file where no speech is found, or no segment passes the checks, fails with
+        the reason.
+        """
+        params.check()
+        t0 = time.perf_counter()
+        paths = [os.fspath(p) for p in paths]
+        futures = self._submit(paths, featurise_segments, params)
+        self.load()
+        t1 = time.perf_counter()
+        done: list[SegmentedFile] = self._collect(paths, futures, featurise_segments, params)
+        t2 = time.perf_counter()
+        ok = [Featurised(f.path, None, s.end - s.start, s.features)
+              for f in done for s in f.segments if s.reason is None]
+        notes = list(self.notes)
+        probs = conf = None
+        if ok:
+            probs, conf, more = self._predict_features(ok)
+            notes += more
+        t3 = time.perf_counter()
+        use_threshold = threshold is not None and threshold > 0
+        files: list[FileResult] = []
+        row = 0
+        for f in done:
+            segs: list[SegmentResult] = []
+            for s in f.segments:
+                if s.reason is not None:
+                    segs.append(SegmentResult(s.start, s.end, "error", reason=s.reason))
+                    continue
+                p, c = probs[row], float(conf[row])  # type: ignore[index]
+                row += 1
+                segs.append(SegmentResult(
+                    s.start, s.end, "ok", label=self.labels[int(np.argmax(p))], confidence=c,
+                    uncertain=bool(use_threshold and c < float(threshold)),  # type: ignore[arg-type]
+                    probabilities={lab: float(v) for lab, v in zip(self.labels, p, strict=True)}))
+            if f.reason is not None:
+                files.append(FileResult(f.path, "error", reason=f.reason, duration=f.duration,
+                                        segments=segs))
+            elif not any(s.status == "ok" for s in segs):
+                reasons = "; ".join(sorted({s.reason or "" for s in segs}))
+                files.append(FileResult(
+                    f.path, "error", duration=f.duration, segments=segs,
+                    reason=f"no segment could be classified ({len(segs)} found: {reasons})"))
+            else:
+                files.append(FileResult(f.path, "ok", duration=f.duration, segments=segs,
+                                        **summarise_file(segs, self.labels, threshold,
+                                                         model_confidence=self.has_confidence)))
+        timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
+                  "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
+        return self._result(files, threshold, notes, timing, params.to_json())
 
     def _predict_features(self, ok: list[Featurised]
                           ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Average the bundles' probabilities over ``self.labels``; confidence per the docs."""
+        """Average the bundles' probabilities over ``self.labels``; confidence per the docs.
+
+        Holds the lock: a LiteRT interpreter must not run in two threads at once."""
+        with self._lock:
+            return self._predict_features_locked(ok)
+
+    def _predict_features_locked(self, ok: list[Featurised]
+                                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         assert self._bundles is not None
         notes: list[str] = []
         col = {lab: j for j, lab in enumerate(self.labels)}

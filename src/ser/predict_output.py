@@ -58,9 +58,35 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
             "additionalProperties": {"type": "number", "minimum": 0},
             "description": "seconds spent loading bundles, featurising, predicting, in all",
         },
+        "segmentation": {
+            "type": "object",
+            "description": "--segment only: the VAD and segmentation options used",
+            "required": ["vad", "threshold", "min_segment", "max_segment", "pad", "merge_gap"],
+            "properties": {"vad": {"type": "string"},
+                           **{k: {"type": "number", "minimum": 0} for k in (
+                               "threshold", "min_segment", "max_segment", "pad", "merge_gap")}},
+        },
         "files": {"type": "array", "items": {"$ref": "#/$defs/file"}},
     },
     "$defs": {
+        "segment": {
+            "type": "object",
+            "required": ["start", "end", "status", "reason", "label", "confidence", "uncertain",
+                         "probabilities"],
+            "properties": {
+                "start": {"type": "number", "minimum": 0, "description": "seconds"},
+                "end": {"type": "number", "minimum": 0, "description": "seconds"},
+                "status": {"enum": ["ok", "error"]},
+                "reason": {"type": ["string", "null"]},
+                "label": {"type": ["string", "null"]},
+                "confidence": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                "uncertain": {"type": ["boolean", "null"]},
+                "probabilities": {
+                    "type": ["object", "null"],
+                    "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+            },
+        },
         "file": {
             "type": "object",
             "required": ["path", "status", "reason", "label", "confidence", "uncertain",
@@ -80,6 +106,16 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
                 },
                 "duration": {"type": ["number", "null"], "minimum": 0,
                              "description": "seconds of decoded audio"},
+                "segments": {
+                    "type": "array", "items": {"$ref": "#/$defs/segment"},
+                    "description": "--segment only: the speech segments, in time order",
+                },
+                "label_share": {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                    "description": "--segment only: share of the classified speech time per "
+                                   "label",
+                },
             },
             "allOf": [
                 {
@@ -103,8 +139,31 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
 
 
 @dataclass
+class SegmentResult:
+    """One speech segment of a file (seconds from its start): classified, or failed."""
+
+    start: float
+    end: float
+    status: str
+    reason: str | None = None
+    label: str | None = None
+    confidence: float | None = None
+    uncertain: bool | None = None
+    probabilities: dict[str, float] | None = None
+
+
+OPTIONAL_FILE_FIELDS = ("segments", "label_share")
+"""FileResult fields written only when set (``--segment``), so whole-file output is unchanged."""
+
+
+@dataclass
 class FileResult:
-    """One input file: classified (label, probabilities, confidence) or failed (reason)."""
+    """One input file: classified (label, probabilities, confidence) or failed (reason).
+
+    With ``--segment`` its probabilities are the duration-weighted mean of its ``segments``'
+    (label and confidence follow as for a whole file); ``label_share`` divides the speech time
+    by label.
+    """
 
     path: str
     status: str
@@ -114,6 +173,16 @@ class FileResult:
     uncertain: bool | None = None
     probabilities: dict[str, float] | None = None
     duration: float | None = None
+    segments: list[SegmentResult] | None = None
+    label_share: dict[str, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's object in ``--format json``."""
+        doc = asdict(self)
+        for key in OPTIONAL_FILE_FIELDS:
+            if doc.get(key) is None:
+                doc.pop(key, None)
+        return doc
 
 
 @dataclass
@@ -132,6 +201,7 @@ class PredictResult:
     runtime: str = "native"
     warnings: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
+    segmentation: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, int]:
         """Counts of files, ok, error and uncertain."""
@@ -141,15 +211,18 @@ class PredictResult:
 
     def to_json(self) -> dict[str, Any]:
         """The document of ``--format json`` (validates against PREDICT_JSON_SCHEMA)."""
-        return {
+        doc = {
             "model_dir": self.model_dir, "bundles": self.bundles, "fold": self.fold,
             "labels": self.labels, "feature_sets": self.feature_sets,
             "normalize": self.normalize, "confidence": self.confidence,
             "runtime": self.runtime, "threshold": self.threshold, "summary": self.summary(),
             "warnings": self.warnings,
             "timing": {k: round(v, 4) for k, v in self.timing.items()},
-            "files": [asdict(f) for f in self.files],
         }
+        if self.segmentation is not None:
+            doc["segmentation"] = self.segmentation
+        doc["files"] = [f.to_json() for f in self.files]
+        return doc
 
 
 def _fmt_prob(p: float) -> str:
@@ -163,18 +236,22 @@ def format_table(result: PredictResult) -> str:
             f"{', '.join(result.feature_sets)}; confidence: "
             f"{'confidence branch' if result.confidence == 'model' else 'max probability'}; "
             f"runtime {result.runtime}")
-    rows = [("PATH", "STATUS", "LABEL", "CONF", "TOP-3 / REASON")]
+    rows: list[tuple[str, ...]] = [("PATH", "STATUS", "LABEL", "CONF", "TOP-3 / REASON")]
     for f in result.files:
-        if f.status != "ok":
-            rows.append((f.path, "error", "-", "-", f.reason or ""))
-            continue
-        top = sorted((f.probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
-        rows.append((f.path, "uncertain" if f.uncertain else "ok", f.label or "",
-                     _fmt_prob(f.confidence or 0.0),
-                     "  ".join(f"{lab} {_fmt_prob(p)}" for lab, p in top)))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        rows.append((f.path, *_table_cells(f)))
+        for s in f.segments or []:
+            rows.append((f"  {s.start:7.2f}-{s.end:7.2f} s", *_table_cells(s)))
+        if f.label_share:
+            shares = sorted(((v, lab) for lab, v in f.label_share.items() if v > 0),
+                            reverse=True)
+            rows.append(("  share of speech time: "
+                         + ", ".join(f"{lab} {100 * v:.0f}%" for v, lab in shares),))
+    widths = [max(len(r[i]) for r in rows if len(r) > 1) for i in range(4)]
     lines = [head]
     for r in rows:
+        if len(r) == 1:
+            lines.append(r[0])
+            continue
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
                  r[3].rjust(widths[3]), r[4]]
         lines.append("  ".join(cells).rstrip())
@@ -186,26 +263,59 @@ def format_table(result: PredictResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def csv_columns(labels: Sequence[str]) -> list[str]:
-    """Columns of ``--format csv``."""
+def _table_cells(r: FileResult | SegmentResult) -> tuple[str, str, str, str]:
+    """STATUS, LABEL, CONF and TOP-3 / REASON of a file or segment row."""
+    if r.status != "ok":
+        return ("error", "-", "-", r.reason or "")
+    top = sorted((r.probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
+    return ("uncertain" if r.uncertain else "ok", r.label or "", _fmt_prob(r.confidence or 0.0),
+            "  ".join(f"{lab} {_fmt_prob(p)}" for lab, p in top))
+
+
+def csv_columns(labels: Sequence[str], segments: bool = False) -> list[str]:
+    """Columns of ``--format csv`` (``segments``: of ``--segment --format csv``)."""
+    if segments:
+        return ["path", "segment", "start", "end", "status", "reason", "label", "confidence",
+                "uncertain", "duration", *(f"prob_{lab}" for lab in labels),
+                *(f"share_{lab}" for lab in labels)]
     return ["path", "status", "reason", "label", "confidence", "uncertain", "duration",
             *(f"prob_{lab}" for lab in labels)]
 
 
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v) if isinstance(v, float) else str(v)
+
+
 def write_csv(result: PredictResult, out: Any) -> None:
-    """One row per file; probabilities at full precision in prob_<label> columns."""
+    """One row per file; probabilities at full precision in prob_<label> columns.
+
+    With segments (``--segment``): one row per segment (``segment`` = 0, 1, ...; start and end
+    in seconds), then one row per file (``segment`` = ``all``, start 0, end = its duration)
+    whose prob_ columns are the file's and share_ columns its share of speech time per label.
+    """
+    labels = result.labels
+    segmented = result.segmentation is not None
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(csv_columns(result.labels))
-
-    def cell(v: Any) -> str:
-        if v is None:
-            return ""
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return repr(v) if isinstance(v, float) else str(v)
-
+    w.writerow(csv_columns(labels, segmented))
     for f in result.files:
         probs = f.probabilities or {}
-        w.writerow([cell(f.path), f.status, cell(f.reason), cell(f.label), cell(f.confidence),
-                    cell(f.uncertain), cell(f.duration),
-                    *(cell(probs.get(lab)) for lab in result.labels)])
+        if not segmented:
+            w.writerow([_cell(f.path), f.status, _cell(f.reason), _cell(f.label),
+                        _cell(f.confidence), _cell(f.uncertain), _cell(f.duration),
+                        *(_cell(probs.get(lab)) for lab in labels)])
+            continue
+        for i, s in enumerate(f.segments or []):
+            sp = s.probabilities or {}
+            w.writerow([_cell(f.path), str(i), _cell(s.start), _cell(s.end), s.status,
+                        _cell(s.reason), _cell(s.label), _cell(s.confidence),
+                        _cell(s.uncertain), _cell(round(s.end - s.start, 4)),
+                        *(_cell(sp.get(lab)) for lab in labels), *([""] * len(labels))])
+        share = f.label_share or {}
+        w.writerow([_cell(f.path), "all", "0.0", _cell(f.duration), f.status, _cell(f.reason),
+                    _cell(f.label), _cell(f.confidence), _cell(f.uncertain), _cell(f.duration),
+                    *(_cell(probs.get(lab)) for lab in labels),
+                    *(_cell(share.get(lab)) for lab in labels)])

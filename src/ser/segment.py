@@ -33,13 +33,16 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ser.audio import AudioError, prepare_signal
+from ser.featurise import extract_spec, load_signal
+from ser.predict_output import SegmentResult
 
 SILERO_MODEL = Path(__file__).with_name("data") / "silero_vad_16k_sequence.onnx"
 SILERO_SHA256 = "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"
@@ -278,9 +281,6 @@ def featurise_segments(path: str | os.PathLike, audio: dict[str, Any], specs: Se
     a clip (``prepare_signal``) and the bundle's extractors, so a segment gets the numbers a
     file holding exactly its samples would get from ``ser predict``. Runs in a worker.
     """
-    from ser.audio import AudioError, prepare_signal
-    from ser.featurise import extract_spec, load_signal
-
     path = os.fspath(path)
     sr = int(audio["sample_rate"])
     try:
@@ -363,20 +363,6 @@ def join_clips(clips: Sequence[np.ndarray], sr: int, pause: float = 1.0,
 # --------------------------------------------------------------------------- prediction
 
 
-@dataclass
-class SegmentResult:
-    """One speech segment of a file: classified, or failed with the reason."""
-
-    start: float
-    end: float
-    status: str
-    reason: str | None = None
-    label: str | None = None
-    confidence: float | None = None
-    uncertain: bool | None = None
-    probabilities: dict[str, float] | None = None
-
-
 def label_share(segments: Sequence[SegmentResult], labels: Sequence[str]) -> dict[str, float]:
     """Share of the classified speech time per label (0 for labels never chosen)."""
     total = {lab: 0.0 for lab in labels}
@@ -388,102 +374,24 @@ def label_share(segments: Sequence[SegmentResult], labels: Sequence[str]) -> dic
 
 
 def summarise_file(segments: Sequence[SegmentResult], labels: Sequence[str],
-                   threshold: float | None) -> dict[str, Any]:
+                   threshold: float | None, *, model_confidence: bool = False) -> dict[str, Any]:
     """File-level label, probabilities and confidence from its segments, weighted by duration.
 
-    The label is the top label of the duration-weighted mean probabilities (so label and
-    probabilities agree, as for a whole file); ``label_share`` tells how the time divides.
+    As for a whole file: the probabilities are the duration-weighted mean of the segments', the
+    label their top one, and the confidence their largest value, unless the model has a
+    confidence branch (``model_confidence``), whose segment outputs are averaged the same way. A
+    recording whose segments disagree therefore gets a low confidence. ``label_share`` tells
+    how the speech time divides among the segments' labels.
     """
     ok = [s for s in segments if s.status == "ok"]
     w = np.array([s.end - s.start for s in ok], dtype=np.float64)
     probs = np.array([[s.probabilities[lab] for lab in labels] for s in ok])  # type: ignore[index]
     mean = (w[:, None] * probs).sum(axis=0) / w.sum()
-    conf = float((w * np.array([s.confidence for s in ok])).sum() / w.sum())
+    if model_confidence:
+        conf = float((w * np.array([s.confidence for s in ok])).sum() / w.sum())
+    else:
+        conf = float(mean.max())
     return {"label": labels[int(np.argmax(mean))], "confidence": conf,
             "uncertain": bool(threshold is not None and threshold > 0 and conf < threshold),
             "probabilities": {lab: float(v) for lab, v in zip(labels, mean, strict=True)},
             "label_share": label_share(segments, labels)}
-
-
-def predict_segments(predictor: Any, paths: Sequence[str | os.PathLike], params: SegmentParams,
-                     threshold: float | None = None) -> Any:
-    """Classify every speech segment of every file with a loaded-or-not :class:`Predictor`.
-
-    Files are decoded, segmented and featurised in the predictor's worker pool (one task per
-    file), then all segments of all files go through each bundle in one batch.
-    """
-    from ser.featurise import Featurised
-    from ser.predict_output import FileResult, PredictResult
-
-    @dataclass
-    class SegmentedFileResult(FileResult):  # interim until FileResult gets these fields
-        segments: list[SegmentResult] | None = None
-        label_share: dict[str, float] | None = None
-
-    params.check()
-    t0 = time.perf_counter()
-    paths = [os.fspath(p) for p in paths]
-    pool = predictor._ensure_pool()
-    futures = (None if pool is None else
-               [pool.submit(featurise_segments, p, predictor.audio, predictor.specs, params)
-                for p in paths])
-    predictor.load()
-    t1 = time.perf_counter()
-    done: list[SegmentedFile] = []
-    for i, p in enumerate(paths):
-        if futures is None:
-            done.append(featurise_segments(p, predictor.audio, predictor.specs, params))
-            continue
-        try:
-            done.append(futures[i].result())
-        except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by a crashing decoder
-            done.append(SegmentedFile(p, f"worker failed: {type(exc).__name__}: {exc}"))
-            predictor._pool = None
-    t2 = time.perf_counter()
-    ok = [Featurised(f.path, None, s.end - s.start, s.features)
-          for f in done for s in f.segments if s.reason is None]
-    notes = list(predictor.notes)
-    probs = conf = None
-    if ok:
-        probs, conf, more = predictor._predict_features(ok)
-        notes += more
-    t3 = time.perf_counter()
-    labels = list(predictor.labels)
-    use_threshold = threshold is not None and threshold > 0
-    files: list[Any] = []
-    row = 0
-    for f in done:
-        segs: list[SegmentResult] = []
-        for s in f.segments:
-            if s.reason is not None:
-                segs.append(SegmentResult(s.start, s.end, "error", reason=s.reason))
-                continue
-            p, c = probs[row], float(conf[row])  # type: ignore[index]
-            row += 1
-            segs.append(SegmentResult(
-                s.start, s.end, "ok", label=labels[int(np.argmax(p))], confidence=c,
-                uncertain=bool(use_threshold and c < float(threshold)),  # type: ignore[arg-type]
-                probabilities={lab: float(v) for lab, v in zip(labels, p, strict=True)}))
-        if f.reason is not None:
-            files.append(SegmentedFileResult(f.path, "error", reason=f.reason,
-                                             duration=f.duration, segments=segs))
-        elif not any(s.status == "ok" for s in segs):
-            reasons = sorted({s.reason or "" for s in segs})
-            files.append(SegmentedFileResult(
-                f.path, "error", duration=f.duration, segments=segs,
-                reason=f"no segment could be classified ({len(segs)} found: "
-                       f"{'; '.join(reasons)})"))
-        else:
-            summary = summarise_file(segs, labels, threshold)
-            files.append(SegmentedFileResult(f.path, "ok", duration=f.duration, segments=segs,
-                                             **summary))
-    timing = {"load_s": predictor.load_seconds, "wait_features_s": t2 - t1,
-              "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
-    result = PredictResult(
-        model_dir=str(predictor.model_dir), bundles=[str(b) for b in predictor.bundle_dirs],
-        fold=predictor.fold, labels=labels, feature_sets=predictor.feature_set_names,
-        normalize=predictor.normalize,
-        confidence="model" if predictor.has_confidence else "max_prob",
-        runtime=predictor.runtime_used, threshold=threshold, files=files, warnings=notes,
-        timing=timing)
-    return result
