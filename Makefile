@@ -12,13 +12,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export DVC_NO_ANALYTICS := 1
 REMOTE ?= $(abspath ../ser-dvc-remote)
 
-.PHONY: setup setup-encoders demo test test-fast lint fmt test-cluster test-dvc bench clean help remote push pull
+.PHONY: setup setup-encoders demo test test-fast test-browser lint fmt test-cluster test-dvc bench clean help remote push pull
 
 help:
 	@echo "make demo          set up .venv and run the whole workflow on the embedded demo corpus"
 	@echo "make test          set up .venv (with the optional encoders group) and run the test suite"
 	@echo "make setup-encoders  add the optional encoders group (torch CPU + transformers) to .venv"
 	@echo "make lint          ruff, snakefmt --check, snakemake --lint"
+	@echo "make test-browser  the ser serve page in headless Chromium (needs chromium + chromium-driver)"
 	@echo "make test-dvc      DVC round trips (repro, push/pull, exp run) in temporary repositories"
 	@echo "make test-cluster  run the demo workflow on a real single-node SLURM (root, apt)"
 	@echo "make remote        configure a local-folder DVC remote (REMOTE=$(REMOTE))"
@@ -46,13 +47,17 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(ENC_STAMP)
-	$(BIN)/python -m pytest -q -m "not dvc"
+	$(BIN)/python -m pytest -q -m "not dvc and not browser"
 
 test-dvc: $(STAMP)
 	$(BIN)/python -m pytest -q -m dvc tests/test_dvc.py
 
 test-fast: $(ENC_STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not dvc"
+	$(BIN)/python -m pytest -q -m "not slow and not dvc and not browser"
+
+# Debian: apt-get install chromium chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser tests/test_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests bench
@@ -67,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/features.py --per-core
 	$(BIN)/python bench/predict.py
+	$(BIN)/python bench/segment.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/accuracy.py
 

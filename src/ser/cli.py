@@ -1,5 +1,6 @@
 """The `ser` command line: `ser demo-corpus OUT_DIR`, `ser dvc-metrics`, `ser predict MODEL_DIR
-FILE...` (options, input expansion, output and exit status; the work is in :mod:`ser.predict`).
+FILE...` (options, input expansion, output and exit status; the work is in :mod:`ser.predict`)
+and `ser serve MODEL_DIR` (options in :mod:`ser.serve`, imported only when serving).
 
 `ser --help` answers at once: nothing imported here loads TensorFlow (Keras models load it only
 when a bundle without a LiteRT copy is loaded).
@@ -226,7 +227,59 @@ def build_parser() -> argparse.ArgumentParser:
         description=_PREDICT_DESCRIPTION, epilog=_PREDICT_EPILOG)
     add_predict_arguments(pred)
     pred.set_defaults(func=_predict)
+
+    from ser.serve import SERVE_DESCRIPTION
+
+    serve = sub.add_parser(
+        "serve", help="a local web page (microphone or upload) and JSON API for a model",
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=SERVE_DESCRIPTION)
+    add_serve_arguments(serve)
+    serve.set_defaults(func=_serve)
     return parser
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the command-line options of `ser serve`."""
+    from ser.serve import DEFAULT_MAX_UPLOAD_MB, DEFAULT_THRESHOLD
+
+    p.add_argument("model_dir", metavar="MODEL_DIR",
+                   help="results/models/DATASET/MODEL (fold bundles averaged) or one bundle")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 "
+                        "exposes the model to the network)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_MB, metavar="MB",
+                   help=f"refuse larger uploads with HTTP 413 (default {DEFAULT_MAX_UPLOAD_MB:g}"
+                        f"; 0 = no limit)")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="T",
+                   help=f"'uncertain' below this confidence unless a request sends its own "
+                        f"(default {DEFAULT_THRESHOLD:g})")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes that decode and featurise uploads (default: "
+                        "min(2, CPU count))")
+    p.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                   help="how Keras networks run (as for ser predict)")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """`ser serve`: 0 after Ctrl-C, 2 on a usage error (bad MODEL_DIR or option)."""
+    from ser.serve import serve
+
+    if not 0.0 <= args.threshold <= 1.0:
+        print(f"ser serve: error: --threshold must be within 0..1, got {args.threshold:g}",
+              file=sys.stderr)
+        return 2
+    if args.max_upload_mb < 0:
+        print(f"ser serve: error: --max-upload-mb must be >= 0, got {args.max_upload_mb:g}",
+              file=sys.stderr)
+        return 2
+    try:
+        serve(args.model_dir, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+              threshold=args.threshold, jobs=args.jobs, runtime=args.runtime)
+    except UsageError as exc:
+        print(f"ser serve: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 _PREDICT_DESCRIPTION = """\
