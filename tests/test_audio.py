@@ -1,4 +1,5 @@
-"""Audio stage on real files made by the real ffmpeg: containers, broken inputs, conversions."""
+"""Audio stage on real files made by the real ffmpeg: containers, broken inputs, conversions,
+and the in-process (soundfile + soxr) decoder against the ffmpeg one on real speech."""
 
 import subprocess
 from pathlib import Path
@@ -10,6 +11,12 @@ import pytest
 from ser import audio
 from ser.corpora import scan
 from ser.manifest import clip_ids, combine_manifests, run_audio_shard
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+RAVDESS = DATA / "ravdess-dev"
+CREMAD = DATA / "cremad-sample"
+needs_data = pytest.mark.skipif(not (RAVDESS.is_dir() and CREMAD.is_dir()),
+                                reason="../shared/data (real RAVDESS/CREMA-D clips) not present")
 
 
 def ffmpeg(*args: str) -> None:
@@ -167,3 +174,112 @@ def test_trim_silence_cuts_quiet_ends_and_is_checked():
         audio.prepare_signal(blip, sr, min_duration=0.3, trim_db=30)
     with pytest.raises(audio.AudioError, match="digital silence"):
         audio.prepare_signal(np.zeros(sr, np.float32), sr, min_duration=0.3, trim_db=30)
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, int, float]:
+    """(correlation, lag of the cross-correlation peak in samples, level difference in dB)."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    n = 1 << (a.size + b.size - 1).bit_length()
+    xc = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)
+    lag = int(np.argmax(xc))
+    lag = lag - n if lag > n // 2 else lag
+    m = min(a.size, b.size)
+    corr = float(np.corrcoef(a[:m], b[:m])[0, 1])
+    level = 20 * np.log10(np.sqrt(np.mean(a ** 2)) / np.sqrt(np.mean(b ** 2)))
+    return corr, lag, float(level)
+
+
+def _real_clips() -> list[Path]:
+    """Two RAVDESS FLACs and a CREMA-D WAV, all 16 kHz 16-bit mono."""
+    import soundfile as sf
+
+    ravdess = [p for p in sorted(RAVDESS.glob("Actor_0[12]/*.flac")) if sf.info(p).channels == 1]
+    return [ravdess[5], ravdess[77], sorted((CREMAD / "wav").glob("*.wav"))[0]]
+
+
+@needs_data
+@pytest.mark.parametrize("rate", [16000, 44100, 48000])
+def test_in_process_and_ffmpeg_decoders_agree_on_real_speech(tmp_path, rate):
+    """PCM WAV (16/24-bit), FLAC and Ogg Vorbis variants of real clips, mono and stereo, at
+    16/44.1/48 kHz: soundfile + soxr and ffmpeg give the same 16 kHz mono samples."""
+    import soundfile as sf
+    import soxr
+
+    for k, clip in enumerate(_real_clips()):
+        x, sr = sf.read(clip, dtype="float32")
+        y = x if rate == sr else soxr.resample(x, sr, rate, quality="VHQ")
+        other = 0.5 * np.roll(y, 37 + k)  # a second channel that differs from the first
+        for channels, data in ((1, y), (2, np.stack([y, other], axis=1))):
+            for fmt, subtype, ext in (("WAV", "PCM_16", "wav"), ("WAV", "PCM_24", "wav"),
+                                      ("FLAC", "PCM_24", "flac"), ("OGG", "VORBIS", "ogg")):
+                f = tmp_path / f"c{k}_{rate}_{channels}_{subtype}.{ext}"
+                sf.write(f, data, rate, format=fmt, subtype=subtype)
+                a = audio.decode_file(f, 16000)
+                b = audio.decode_ffmpeg(f, 16000)
+                assert a.decoder == "soundfile" and b.decoder == "ffmpeg"
+                assert (a.source_rate, a.channels) == (b.source_rate, b.channels) == \
+                    (rate, channels)
+                assert abs(a.signal.size - b.signal.size) <= 1, f.name
+                corr, lag, level = _agreement(a.signal, b.signal)
+                assert corr >= 0.9999 and lag == 0 and abs(level) <= 0.1, \
+                    (f.name, corr, lag, level)
+                if channels == 2 and rate == 16000 and subtype == "PCM_16":
+                    # channels averaged (not summed, not -3 dB), on the stored 16-bit grid
+                    mean = sf.read(f, dtype="float64")[0].mean(axis=1)
+                    assert np.max(np.abs(a.signal - mean)) <= 0.5 / 32768 + 1e-9
+
+
+@needs_data
+def test_in_process_decode_is_the_stored_samples_of_a_16k_clip():
+    """A 16 kHz 16-bit clip decodes in-process to exactly its samples (no resampling)."""
+    import soundfile as sf
+
+    clip = _real_clips()[0]
+    raw, sr = sf.read(clip, dtype="int16")
+    d = audio.decode_file(clip, 16000)
+    assert d.decoder == "soundfile" and sr == 16000
+    assert np.array_equal(d.signal, raw.astype(np.float32) / 32768)
+
+
+@needs_data
+def test_video_and_mp3_take_one_ffmpeg_process_with_stream_facts(monkeypatch):
+    """Real CREMA-D FLV video and MP3: decoded by ffmpeg with one process per file, the
+    stream facts (rate, channels, video) read from that same call."""
+    calls = []
+    real_run = subprocess.run
+
+    def counting_run(args, *a, **k):
+        calls.append(args)
+        return real_run(args, *a, **k)
+
+    monkeypatch.setattr(audio.subprocess, "run", counting_run)
+    media = sorted((CREMAD / "media").iterdir())
+    flv = next(p for p in media if p.suffix == ".flv")
+    mp3 = next(p for p in media if p.suffix == ".mp3")
+    wav = CREMAD / "wav" / flv.name.replace(".flv", ".wav")
+    v = audio.load_clip(flv, sample_rate=16000, min_duration=0.3)
+    assert len(calls) == 1 and v.decoder == "ffmpeg" and v.has_video and v.channels == 1
+    m = audio.load_clip(mp3, sample_rate=16000, min_duration=0.3)
+    assert len(calls) == 2 and m.decoder == "ffmpeg" and not m.has_video
+    assert m.source_rate == 44100 and m.channels == 1
+    w = audio.load_clip(wav, sample_rate=16000, min_duration=0.3)
+    assert len(calls) == 2 and w.decoder == "soundfile"  # in-process: no process started
+    # the video's soundtrack is the same utterance as the corpus' WAV (differently encoded)
+    assert abs(v.duration - w.duration) < 0.1
+
+
+def test_load_clip_reasons(tmp_path):
+    with pytest.raises(audio.AudioError, match="missing"):
+        audio.load_clip(tmp_path / "nope.wav", sample_rate=16000, min_duration=0.3)
+    with pytest.raises(audio.AudioError, match="is a folder"):
+        audio.load_clip(tmp_path, sample_rate=16000, min_duration=0.3)
+    (tmp_path / "empty.flac").write_bytes(b"")
+    with pytest.raises(audio.AudioError, match="0 bytes"):
+        audio.load_clip(tmp_path / "empty.flac", sample_rate=16000, min_duration=0.3)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF" + b"\x00" * 60)  # soundfile fails -> ffmpeg's reason
+    with pytest.raises(audio.AudioError, match="unreadable|decode failed|no audio"):
+        audio.load_clip(tmp_path / "bad.wav", sample_rate=16000, min_duration=0.3)
+    short = make_clip(tmp_path / "short.wav", video=False, seconds=0.1, rate=48000)
+    with pytest.raises(audio.AudioError, match="too short") as info:
+        audio.load_clip(short, sample_rate=16000, min_duration=0.3)
+    assert info.value.facts is not None and info.value.facts.source_rate == 48000

@@ -1,8 +1,13 @@
-"""Decoding, probing and writing audio with the ffmpeg binary of the imageio-ffmpeg wheel.
+"""Decoding, probing and writing audio: soundfile + soxr in-process, ffmpeg for everything else.
 
-Why ffmpeg for everything: one decoder and one resampler for every container (mp4, avi, flv, mkv,
-webm, wav, flac, mp3...), so a clip gives the same samples whatever it was stored in. The wheel has
-no ffprobe, so `probe` parses what `ffmpeg -i` prints about the input streams.
+Why two decoders: starting ffmpeg costs ~100 ms per file, far more than decoding a 3 s clip, so
+PCM WAV/FLAC/AIFF and Ogg Vorbis (what libsndfile decodes exactly) are read in-process with
+soundfile and resampled with soxr. Every other container or codec (mp4, avi, flv, mkv, webm,
+mp3, aac...) goes through the ffmpeg binary of the imageio-ffmpeg wheel, ONE process per file:
+the stream facts (rate, channels, video) are parsed from that same call's stderr. Both paths
+average the channels, resample with the same engine (soxr, built into that ffmpeg) at the same
+quality, and round to the 16-bit grid the audio stage stores, so a clip gives the same samples
+whatever it was stored in (tests/test_audio.py checks the two paths against each other).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import os
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +25,14 @@ import soundfile as sf
 
 
 class AudioError(Exception):
-    """A clip that cannot be used; the message is the reason listed in the manifest."""
+    """A clip that cannot be used; the message is the reason listed in the manifest.
+
+    `facts` carries what decoding learnt before the clip was rejected (rate, channels,
+    duration), so the manifest row can still show them."""
+
+    def __init__(self, reason: str, facts: Decoded | None = None) -> None:
+        super().__init__(reason)
+        self.facts = facts
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +55,29 @@ class Probe:
     codec: str | None
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded clip (float32 mono at `sample_rate`) with the facts of its source stream."""
+
+    signal: np.ndarray
+    sample_rate: int
+    duration: float  # seconds decoded, before any silence trimming
+    source_rate: int | None
+    channels: int | None
+    has_video: bool
+    decoder: str  # "soundfile" or "ffmpeg"
+
+
+#: soxr quality of both paths ("HQ": 20-bit precision, linear phase); ffmpeg's soxr engine gets
+#: the same precision, so the in-process and ffmpeg paths resample alike.
+SOXR_QUALITY = "HQ"
+_FFMPEG_SOXR_PRECISION = 20
+#: file name endings tried in-process first; anything soundfile cannot open goes to ffmpeg.
+IN_PROCESS_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"})
+_SF_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "FLAC", "OGG", "AIFF"})
+_SF_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE",
+                          "VORBIS"})
+
 _AUDIO_RE = re.compile(r"Stream #\d+:\d+.*?: Audio: ([^,\s]+)[^\n]*?(\d+) Hz, ([^,\n]+)")
 _DURATION_RE = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "quad": 4, "5.0": 5, "5.1": 6, "7.1": 8}
@@ -56,28 +91,24 @@ def _channels(layout: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def probe(path: str | os.PathLike) -> Probe:
-    """Describe the streams of a media file by parsing `ffmpeg -i` (there is no ffprobe)."""
-    proc = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path)],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    err = proc.stderr
+def _parse_input(err: str) -> Probe:
+    """Stream facts from what ffmpeg prints about its input (the `Input #0` block of stderr)."""
     if "Input #0" not in err:
         last = err.strip().splitlines()[-1] if err.strip() else "no output"
         raise AudioError(f"unreadable: {last}")
-    audio = _AUDIO_RE.search(err)
-    dur = _DURATION_RE.search(err)
+    block = err[err.index("Input #0"):]
+    for marker in ("Stream mapping:", "Output #0"):
+        if marker in block:
+            block = block[:block.index(marker)]
+    audio = _AUDIO_RE.search(block)
+    dur = _DURATION_RE.search(block)
     duration = None
     if dur:
         h, m, s = dur.groups()
         duration = int(h) * 3600 + int(m) * 60 + float(s)
     return Probe(
         has_audio=audio is not None,
-        has_video=re.search(r"Stream #\d+:\d+.*?: Video:", err) is not None,
+        has_video=re.search(r"Stream #\d+:\d+.*?: Video:", block) is not None,
         sample_rate=int(audio.group(2)) if audio else None,
         channels=_channels(audio.group(3)) if audio else None,
         duration=duration,
@@ -85,30 +116,127 @@ def probe(path: str | os.PathLike) -> Probe:
     )
 
 
-def decode(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
-    """Decode the first audio stream to float32 mono at `sample_rate` (channels averaged).
+def probe(path: str | os.PathLike) -> Probe:
+    """Describe the streams of a media file by parsing `ffmpeg -i` (there is no ffprobe).
+
+    Not on the decoding path (decode_ffmpeg reads the same facts from its own call); kept for
+    callers that want the facts without the samples."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+    return _parse_input(proc.stderr)
+
+
+def _to_pcm16_grid(x: np.ndarray) -> np.ndarray:
+    """Round to the 16-bit grid the audio stage stores its WAVs on, so a decoded signal is
+    exactly what `write_wav` + `read_wav` give back (predict and the workflow agree)."""
+    return (np.clip(np.rint(x * 32768.0), -32768, 32767) / 32768.0).astype(np.float32)
+
+
+def decode_soundfile(path: str | os.PathLike, sample_rate: int = 16000) -> Decoded | None:
+    """Decode in-process when libsndfile reads the file exactly (PCM WAV/FLAC/AIFF, Ogg
+    Vorbis): channels averaged, soxr resampling. None when the file is not such a file (or
+    soundfile cannot read it), for the caller to fall back on ffmpeg with its error messages."""
+    try:
+        with sf.SoundFile(os.fspath(path)) as f:
+            if (f.format not in _SF_FORMATS or f.subtype not in _SF_SUBTYPES
+                    or f.channels > 2):  # surround: ffmpeg's downmix matrix (centre, no LFE)
+                return None
+            rate, channels = int(f.samplerate), int(f.channels)
+            data = f.read(dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
+        return None
+    if data.shape[0] == 0:
+        return None  # let ffmpeg give its own reason for an empty stream
+    x = data[:, 0] if channels == 1 else data.mean(axis=1, dtype=np.float32)
+    if rate != sample_rate:
+        import soxr
+
+        x = soxr.resample(x, rate, sample_rate, quality=SOXR_QUALITY)
+    x = _to_pcm16_grid(x)
+    return Decoded(x, sample_rate, round(x.size / sample_rate, 4), rate, channels, False,
+                   "soundfile")
+
+
+def decode_ffmpeg(path: str | os.PathLike, sample_rate: int = 16000) -> Decoded:
+    """Decode the first audio stream with one ffmpeg process: mono (channels averaged), soxr
+    resampling to `sample_rate`, float samples; stream facts parsed from the same call.
 
     Raises AudioError with a short reason when the file has no audio or ffmpeg fails.
     """
-    import ffmpeg  # ffmpeg-python builds the argument list; no shell is involved
-
-    stream = ffmpeg.input(os.fspath(path)).output(
-        "pipe:", format="s16le", acodec="pcm_s16le", ac=1, ar=sample_rate, vn=None, map="0:a:0"
-    )
-    args = stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(
-        cmd=ffmpeg_exe()
-    )
+    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", os.fspath(path),
+            "-map", "0:a:0", "-vn", "-sn", "-dn",
+            # one swr context: downmix with coefficients summing to 1 (stereo: the mean, as
+            # in-process), soxr at the in-process precision, float out
+            "-af", f"aresample=osr={int(sample_rate)}:ochl=mono:osf=flt:rematrix_maxval=1"
+                   f":resampler=soxr:precision={_FFMPEG_SOXR_PRECISION}",
+            "-f", "f32le", "-acodec", "pcm_f32le", "pipe:"]
     proc = subprocess.run(args, capture_output=True, check=False)
-    err = proc.stderr.decode("utf-8", "replace").strip()
+    err = proc.stderr.decode("utf-8", "replace")
+    info = _parse_input(err)  # raises "unreadable: ..." when ffmpeg could not open it
+    if ("matches no streams" in err or "does not contain any stream" in err
+            or (proc.returncode != 0 and not info.has_audio)):
+        raise AudioError("no audio stream")
     if proc.returncode != 0:
-        if "matches no streams" in err or "does not contain any stream" in err:
-            raise AudioError("no audio stream")
-        last = err.splitlines()[-1] if err else f"ffmpeg exit code {proc.returncode}"
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+        last = lines[-1] if lines else f"ffmpeg exit code {proc.returncode}"
         raise AudioError(f"decode failed: {last}")
-    pcm = np.frombuffer(proc.stdout, dtype="<i2")
-    if pcm.size == 0:
+    x = np.frombuffer(proc.stdout, dtype="<f4")
+    if x.size == 0:
         raise AudioError("no audio samples decoded")
-    return (pcm.astype(np.float32) / 32768.0).copy()
+    x = _to_pcm16_grid(x)
+    return Decoded(x, sample_rate, round(x.size / sample_rate, 4), info.sample_rate,
+                   info.channels, info.has_video, "ffmpeg")
+
+
+def decode_file(path: str | os.PathLike, sample_rate: int = 16000) -> Decoded:
+    """Decode any audio or video file to float32 mono at `sample_rate`, in-process when
+    soundfile reads it exactly, else with one ffmpeg process. Raises AudioError."""
+    if Path(path).suffix.lower() in IN_PROCESS_SUFFIXES:
+        got = decode_soundfile(path, sample_rate)
+        if got is not None:
+            return got
+    return decode_ffmpeg(path, sample_rate)
+
+
+def decode(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
+    """Decode the first audio stream to float32 mono at `sample_rate` (channels averaged).
+
+    Raises AudioError with a short reason when the file has no audio or cannot be decoded.
+    """
+    return decode_file(path, sample_rate).signal
+
+
+def load_clip(path: str | os.PathLike, *, sample_rate: int, min_duration: float,
+              silence_dbfs: float = -60.0, trim_db: float | None = None) -> Decoded:
+    """Decode one file and apply the clip checks: the single decode-and-check of the audio
+    stage and of `ser predict`, so both accept, reject and trim a file alike.
+
+    Raises AudioError with the reason (missing, folder, empty, unreadable, no audio stream,
+    too short, silent...); `exc.facts` holds the decoded stream facts when decoding worked.
+    """
+    p = Path(path)
+    try:
+        if not p.exists():
+            raise AudioError("missing: no such file")
+        if p.is_dir():
+            raise AudioError("is a folder")
+        if p.stat().st_size == 0:
+            raise AudioError("empty file (0 bytes)")
+    except OSError as exc:
+        raise AudioError(f"unreadable: {exc.strerror or exc}") from exc
+    got = decode_file(p, sample_rate)
+    try:
+        signal = prepare_signal(got.signal, sample_rate, min_duration=min_duration,
+                                silence_dbfs=silence_dbfs, trim_db=trim_db)
+    except AudioError as exc:
+        exc.facts = got
+        raise
+    return replace(got, signal=signal)
 
 
 def write_wav(path: str | os.PathLike, signal: np.ndarray, sample_rate: int) -> None:
