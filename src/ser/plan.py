@@ -30,12 +30,19 @@ def shard_of(rel: str, n_shards: int) -> int:
     return int.from_bytes(digest, "big") % n_shards
 
 
-def shard_count(n_files: int, shard_size: int, override: int | None = None) -> int:
-    """Power of two >= n_files / shard_size, so adding a few files rarely reshuffles shards."""
+#: default cap on shards per corpus (audio.max_shards): past max_shards * shard_size files the
+#: shards grow instead, so 100k clips stay a few hundred jobs per stage (docs/architecture.md)
+MAX_SHARDS = 256
+
+
+def shard_count(n_files: int, shard_size: int, override: int | None = None,
+                max_shards: int = MAX_SHARDS) -> int:
+    """Power of two >= n_files / shard_size (adding a few files rarely reshuffles shards),
+    capped at `max_shards` (then the count stops changing and shards grow with the corpus)."""
     if override:
         return int(override)
     need = max(1, math.ceil(n_files / max(1, shard_size)))
-    return 1 << (need - 1).bit_length()
+    return min(1 << (need - 1).bit_length(), max(1, int(max_shards)))
 
 
 class Plan:
@@ -45,6 +52,9 @@ class Plan:
         self.config = config
         self.workdir = Path(workdir)
         self._entries: dict[str, list] = {}
+        self._shard_map: dict[str, list[list]] = {}
+        self._ids: dict[str, dict[str, str]] = {}
+        self._listings: dict[str, list[str]] = {}
         self.check()
 
     # ------------------------------------------------------------------ datasets
@@ -106,20 +116,66 @@ class Plan:
         return self._entries[name]
 
     def n_shards(self, name: str) -> int:
-        return shard_count(
-            len(self.entries(name)), self.config["audio"]["shard_size"], self.ds(name).get("shards")
-        )
+        audio = self.config["audio"]
+        return shard_count(len(self.entries(name)), audio["shard_size"],
+                           self.ds(name).get("shards"), audio.get("max_shards", MAX_SHARDS))
 
     def shards(self, name: str) -> list[int]:
         return list(range(self.n_shards(name)))
 
+    def shard_map(self, name: str) -> list[list]:
+        """Entries of every shard, computed once (hashing each path once, not once per shard)."""
+        if name not in self._shard_map:
+            n = self.n_shards(name)
+            out: list[list] = [[] for _ in range(n)]
+            for e in self.entries(name):
+                out[shard_of(e.rel, n)].append(e)
+            self._shard_map[name] = out
+        return self._shard_map[name]
+
     def shard_entries(self, name: str, shard: int) -> list:
-        n = self.n_shards(name)
-        return [e for e in self.entries(name) if shard_of(e.rel, n) == shard]
+        return self.shard_map(name)[shard]
 
     def shard_inputs(self, name: str, shard: int) -> list[str]:
-        """Raw files of one shard, as Snakemake inputs (so a changed file reruns its shard)."""
+        """Raw files of one shard (for tools that want them; Snakemake gets the listing)."""
         return [str(e.path) for e in self.shard_entries(name, shard)]
+
+    def ids(self, name: str) -> dict[str, str]:
+        """Clip id of every file of a corpus (ser.manifest.clip_ids over the whole corpus)."""
+        if name not in self._ids:
+            from ser.manifest import clip_ids
+
+            self._ids[name] = clip_ids([e.rel for e in self.entries(name)])
+        return self._ids[name]
+
+    def shard_listings(self, name: str) -> list[str]:
+        """Listing files of a corpus' shards (ser.listing), the audio shard jobs' inputs.
+
+        Written on first use in this process, each only when its content changed, so a changed
+        raw file reruns its shard alone; stale listings of a former shard count are removed."""
+        if name not in self._listings:
+            from ser import listing
+
+            folder = Path("results") / "audio" / name / "listing"
+            cache = self.workdir / ".snakemake" / "ser" / f"{name}.content.tsv"
+            tokens = listing.content_tokens(self.entries(name), cache)
+            ids = self.ids(name)
+            paths = []
+            for k, entries in enumerate(self.shard_map(name)):
+                rel = folder / f"{k}.json"
+                listing.write_if_changed(self.workdir / rel,
+                                         listing.listing_bytes(entries, ids, tokens))
+                paths.append(str(rel))
+            keep = {Path(p).name for p in paths}
+            for old in (self.workdir / folder).glob("*.json"):
+                if old.name not in keep:
+                    old.unlink(missing_ok=True)
+            self._listings[name] = paths
+        return self._listings[name]
+
+    def shard_listing(self, name: str, shard: int) -> str:
+        """Listing file of one shard (see shard_listings)."""
+        return self.shard_listings(name)[shard]
 
     def speakers(self, name: str) -> list[str]:
         if self.is_audio(name):

@@ -17,7 +17,7 @@ checkpoint demo_corpus:
 
 rule audio_shard:
     input:
-        raw_shard_files,
+        listing=shard_listing,
     output:
         table="results/audio/{dataset}/shards/{shard}.parquet",
         wav=directory("results/audio/{dataset}/wav/{shard}"),

@@ -47,9 +47,17 @@ def ensure_corpus(dataset):
         checkpoints.demo_corpus.get(dataset=dataset)
 
 
-def raw_shard_files(wc):
+def shard_listing(wc):
+    """One listing file per shard stands for its raw files (ser.listing)."""
     ensure_corpus(wc.dataset)
-    return plan.shard_inputs(wc.dataset, int(wc.shard))
+    return plan.shard_listing(wc.dataset, int(wc.shard))
+
+
+def noisy_shard_table(wc):
+    """The augment shard a features shard also reads; none without SNRs (no augment jobs)."""
+    if not config["augment"]["snr_db"]:
+        return []
+    return f"results/augment/{wc.dataset}/shards/{wc.shard}.parquet"
 
 
 def shard_paths(pattern):
