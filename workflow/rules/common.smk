@@ -54,8 +54,9 @@ def shard_listing(wc):
 
 
 def noisy_shard_table(wc):
-    """The augment shard a features shard also reads; none without SNRs (no augment jobs)."""
-    if not config["augment"]["snr_db"]:
+    """The augment shard a features shard also reads; none without any augment condition
+    (then no augment jobs run)."""
+    if not plan.conditions:
         return []
     return f"results/augment/{wc.dataset}/shards/{wc.shard}.parquet"
 

@@ -4,7 +4,7 @@
 rule features_shard:
     input:
         clean="results/audio/{dataset}/shards/{shard}.parquet",
-        noisy="results/augment/{dataset}/shards/{shard}.parquet",
+        noisy=noisy_shard_table,
     output:
         table="results/features/{dataset}/shards/{fs}/{shard}.parquet",
         rejected="results/features/{dataset}/shards/{fs}/{shard}.rejected.parquet",
