@@ -5,7 +5,7 @@ rescans the corpus."""
 from pathlib import Path
 
 from ser.listing import read_listing
-from ser.manifest import run_audio_shard
+from ser.manifest import audio_shard_table
 from ser.smk import run
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -14,7 +14,7 @@ a = sm.params.audio
 
 def main():
     entries, ids = read_listing(sm.input.listing)
-    return run_audio_shard(
+    return audio_shard_table(
         entries, ids, int(sm.wildcards.shard), Path(sm.output.table), Path(sm.output.wav),
         sample_rate=a["sample_rate"], min_duration=a["min_duration"],
         silence_dbfs=a["silence_dbfs"], trim_db=a.get("trim_db"))

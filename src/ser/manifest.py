@@ -13,11 +13,14 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ser import audio
-from ser.io import write_parquet
+from ser.io import atomic_dir, write_parquet
+
+if TYPE_CHECKING:  # pandas is imported where needed: an audio job does without it (~0.3 s)
+    import pandas as pd
+    import pyarrow as pa
 
 BASE_COLUMNS = [
     "id", "path", "rel_path", "speaker", "original_label", "label", "shard", "duration",
@@ -45,45 +48,82 @@ def run_audio_shard(entries: Sequence, all_rels: Sequence[str] | Mapping[str, st
                     out_table: Path, wav_dir: Path, *, sample_rate: int = 16000,
                     min_duration: float = 0.3, silence_dbfs: float = -60.0,
                     trim_db: float | None = None) -> pd.DataFrame:
+    """Decode the entries of one shard to `wav_dir/{id}.wav`; write the shard's manifest rows
+    and return them as a DataFrame (audio_shard_table without the DataFrame is what jobs run)."""
+    table = audio_shard_table(entries, all_rels, shard, out_table, wav_dir,
+                              sample_rate=sample_rate, min_duration=min_duration,
+                              silence_dbfs=silence_dbfs, trim_db=trim_db)
+    return _typed(table.to_pandas())
+
+
+def audio_shard_table(entries: Sequence, all_rels: Sequence[str] | Mapping[str, str], shard: int,
+                      out_table: Path, wav_dir: Path, *, sample_rate: int = 16000,
+                      min_duration: float = 0.3, silence_dbfs: float = -60.0,
+                      trim_db: float | None = None) -> pa.Table:
     """Decode the entries of one shard to `wav_dir/{id}.wav`; write the shard's manifest rows.
 
     `all_rels`: every relative path of the corpus (ids are derived from them), or the clip ids
     already derived (rel -> id, as a shard listing carries them)."""
     ids = all_rels if isinstance(all_rels, Mapping) else clip_ids(all_rels)
     wav_dir = Path(wav_dir)
-    wav_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     t0 = time.monotonic()
-    for i, e in enumerate(entries, 1):
-        cid = ids[e.rel]
-        row = {
-            "id": cid, "path": str(e.path), "rel_path": e.rel, "speaker": e.speaker or "unknown",
-            "original_label": e.original_label, "label": e.label, "shard": shard,
-            "duration": None, "sample_rate": None, "channels": None,
-            "status": "rejected", "reason": e.reject, "wav": None,
-        }
-        row.update({f"meta_{k}": str(v) for k, v in sorted(e.meta.items())})
-        if e.reject is None:
-            try:
-                clip = audio.load_clip(e.path, sample_rate=sample_rate,
-                                       min_duration=min_duration, silence_dbfs=silence_dbfs,
-                                       trim_db=trim_db)
-                wav = wav_dir / f"{cid}.wav"
-                audio.write_wav(wav, clip.signal, sample_rate)
-                row.update(_facts(clip), status="ok", reason=None, wav=str(wav))
-            except audio.AudioError as exc:
-                row["reason"] = str(exc)
-                if exc.facts is not None:
-                    row.update(_facts(exc.facts))
-        rows.append(row)
-        if i % 25 == 0 or i == len(entries):
-            rate = i / max(time.monotonic() - t0, 1e-9)
-            print(f"[audio shard {shard}] {i}/{len(entries)} files ({rate:.1f}/s)",
-                  file=sys.stderr, flush=True)
-    df = pd.DataFrame(rows, columns=None if rows else BASE_COLUMNS)
-    df = _typed(df)
-    write_parquet(df, out_table, {"stage": "audio", "shard": shard, "sample_rate": sample_rate})
-    return df
+    # the shard's WAVs go to a temporary folder renamed onto wav_dir at the end: one rename
+    # per shard instead of a temporary file and a rename per clip
+    with atomic_dir(wav_dir) as tmp_dir:
+        made: set[Path] = set()
+        for i, e in enumerate(entries, 1):
+            cid = ids[e.rel]
+            row = {
+                "id": cid, "path": str(e.path), "rel_path": e.rel,
+                "speaker": e.speaker or "unknown", "original_label": e.original_label,
+                "label": e.label, "shard": shard, "duration": None, "sample_rate": None,
+                "channels": None, "status": "rejected", "reason": e.reject, "wav": None,
+            }
+            row.update({f"meta_{k}": str(v) for k, v in sorted(e.meta.items())})
+            if e.reject is None:
+                try:
+                    clip = audio.load_clip(e.path, sample_rate=sample_rate,
+                                           min_duration=min_duration, silence_dbfs=silence_dbfs,
+                                           trim_db=trim_db)
+                    target = tmp_dir / f"{cid}.wav"
+                    if target.parent not in made:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        made.add(target.parent)
+                    target.write_bytes(audio.wav_bytes(clip.signal, sample_rate))
+                    row.update(_facts(clip), status="ok", reason=None,
+                               wav=str(wav_dir / f"{cid}.wav"))
+                except audio.AudioError as exc:
+                    row["reason"] = str(exc)
+                    if exc.facts is not None:
+                        row.update(_facts(exc.facts))
+            rows.append(row)
+            if i % 25 == 0 or i == len(entries):
+                rate = i / max(time.monotonic() - t0, 1e-9)
+                print(f"[audio shard {shard}] {i}/{len(entries)} files ({rate:.1f}/s)",
+                      file=sys.stderr, flush=True)
+    table = _arrow_rows(rows)
+    write_parquet(table, out_table, {"stage": "audio", "shard": shard,
+                                     "sample_rate": sample_rate})
+    return table
+
+
+_INT_COLUMNS = ("shard", "sample_rate", "channels")
+
+
+def _arrow_rows(rows: list[dict]) -> pa.Table:
+    """Manifest rows as an Arrow table with the manifest's column order and types (strings,
+    int64 shard/sample_rate/channels, float64 duration), built without pandas."""
+    import pyarrow as pa
+
+    meta = sorted({k for r in rows for k in r} - set(BASE_COLUMNS))
+    cols = {}
+    for c in BASE_COLUMNS + meta:
+        values = [r.get(c) for r in rows]
+        kind = (pa.int64() if c in _INT_COLUMNS else pa.float64() if c == "duration"
+                else pa.large_string())
+        cols[c] = pa.array(values, type=kind)
+    return pa.table(cols)
 
 
 def _facts(d: audio.Decoded) -> dict:
@@ -109,6 +149,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 def combine_manifests(shard_tables: Sequence[Path], out: Path, dataset: str,
                       rejected_csv: Path | None = None) -> dict:
     """Concatenate shard manifests, print counts per status and reason, fail on no usable clip."""
+    import pandas as pd
+
     parts = [pd.read_parquet(p) for p in shard_tables]
     parts = [p for p in parts if len(p)]
     df = pd.concat(parts, ignore_index=True) if parts else _typed(pd.DataFrame())
