@@ -69,6 +69,8 @@ fmt: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
 
 bench: $(STAMP)
+	$(BIN)/python bench/workflow.py
+	$(BIN)/python bench/dag.py
 	$(BIN)/python bench/features.py
 	$(BIN)/python bench/features.py --per-core
 	$(BIN)/python bench/predict.py

@@ -111,7 +111,8 @@ def build_corpus(data: Path, work: Path, copies: int, as_wav: bool) -> list[Path
     return paths
 
 
-def snakemake(work: Path, config: Path, cores: int, target: str) -> dict:
+def snakemake(work: Path, config: Path, cores: int, target: str,
+              extra: list[str] | None = None) -> dict:
     """A fresh run (empty results/ and .snakemake/) of `target`; wall, CPU, snakemake's own CPU."""
     shutil.rmtree(work / "results", ignore_errors=True)
     shutil.rmtree(work / ".snakemake", ignore_errors=True)
@@ -119,7 +120,8 @@ def snakemake(work: Path, config: Path, cores: int, target: str) -> dict:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SER_BENCH_SELF_CPU"] = str(work / "self_cpu.txt")
     cmd = [sys.executable, "-c", _WRAPPER, "--snakefile", str(ROOT / "Snakefile"),
-           "--configfile", str(config), "--directory", str(work), "--cores", str(cores), target]
+           "--configfile", str(config), "--directory", str(work), "--cores", str(cores), target,
+           *(extra or [])]
     log = work / f"{target}-cores{cores}.log"
     l0, cpu0, t0 = load(), _children_cpu(), time.perf_counter()
     with open(log, "w") as fh:
@@ -179,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="rounds (fastest of each counts)")
     ap.add_argument("--workdir", type=Path, help="keep the run here (default: temporary)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--snakemake-arg", action="append", default=[], metavar="ARG",
+                    help="extra argument for every snakemake run (repeat: --snakemake-arg="
+                         "--scheduler --snakemake-arg=ilp)")
     args = ap.parse_args(argv)
 
     data = args.data.resolve()
@@ -204,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[dict]] = {"a": [], "b": [], "c": [], "d": []}
         for k in range(args.repeat):  # rounds interleave a, b, c, d: drift hits all alike
             runs["a"].append(raw_opensmile(work, paths))
-            runs["d"].append(snakemake(work, config, 1, "audio"))
-            runs["b"].append(snakemake(work, config, 1, "features"))
-            runs["c"].append(snakemake(work, config, 2, "features"))
+            extra = args.snakemake_arg
+            runs["d"].append(snakemake(work, config, 1, "audio", extra))
+            runs["b"].append(snakemake(work, config, 1, "features", extra))
+            runs["c"].append(snakemake(work, config, 2, "features", extra))
             print(f"round {k + 1}/{args.repeat}: " + ", ".join(
                 f"{key} {r[-1]['wall']:.1f} s" for key, r in runs.items()), flush=True)
         a, b, c, d = (min(runs[key], key=lambda r: r["wall"]) for key in "abcd")
