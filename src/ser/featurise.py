@@ -15,7 +15,6 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,31 +71,17 @@ def extract_spec(spec: Spec, signal: np.ndarray, sample_rate: int) -> np.ndarray
 
 
 def load_signal(path: str | os.PathLike, audio: dict[str, Any]) -> np.ndarray:
-    """Decode a file exactly as the audio stage does and apply its checks.
+    """Decode a file exactly as the audio stage does and apply its checks: both call
+    :func:`ser.audio.load_clip`, the one decode-and-check.
 
     Raises :class:`ser.audio.AudioError` with the audio stage's reason (missing, empty, no
     audio stream, unreadable, too short, silent).
     """
-    p = Path(path)
-    if not p.exists():
-        raise au.AudioError("missing: no such file")
-    if p.is_dir():
-        raise au.AudioError("is a folder")
-    if p.stat().st_size == 0:
-        raise au.AudioError("empty file (0 bytes)")
-    sr = int(audio["sample_rate"])
-    try:
-        signal = au.decode(p, sr)
-    except au.AudioError as exc:
-        # the audio stage probes first; probing only on failure gives its reasons at no cost
-        info = au.probe(p)  # raises AudioError("unreadable: ...")
-        if not info.has_audio:
-            raise au.AudioError("no audio stream") from exc
-        raise
     trim_db = audio.get("trim_db")
-    return au.prepare_signal(signal, sr, min_duration=float(audio["min_duration"]),
-                             silence_dbfs=float(audio["silence_dbfs"]),
-                             trim_db=None if trim_db is None else float(trim_db))
+    return au.load_clip(path, sample_rate=int(audio["sample_rate"]),
+                        min_duration=float(audio["min_duration"]),
+                        silence_dbfs=float(audio["silence_dbfs"]),
+                        trim_db=None if trim_db is None else float(trim_db)).signal
 
 
 def featurise(path: str, audio: dict[str, Any], specs: Sequence[Spec]) -> Featurised:
