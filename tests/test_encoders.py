@@ -346,9 +346,10 @@ def test_plan_checks_feature_sets_and_variants_at_start(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def whisper_run(tmp_path_factory):
+def whisper_run(tmp_path_factory, tiny_w2v):
     """12 real RAVDESS clips (4 actors x neutral/happy/angry), egemaps + whisper tiny.en + a
-    variant with other pooling, a Whisper model and a late fusion with eGeMAPS, 2 folds."""
+    variant with other pooling + the tiny wav2vec2 through hf_encoder; a Whisper model, a late
+    fusion with eGeMAPS and an hf_encoder model, 2 folds."""
     if not RAVDESS.is_dir():
         pytest.skip(f"no {RAVDESS}")
     wd = tmp_path_factory.mktemp("wwf")
@@ -365,10 +366,12 @@ def whisper_run(tmp_path_factory):
         "datasets": {"rav": {"format": "ravdess", "path": "corpus"}},
         "audio": {"shard_size": 8, "trim_db": 30},
         "augment": {"snr_db": []},
-        "features": ["egemaps", "whisper", "whisper_max"],
-        "feature_params": {"whisper_max": {"set": "whisper", "pooling": ["mean", "max"]}},
+        "features": ["egemaps", "whisper", "whisper_max", "hf_encoder"],
+        "feature_params": {"whisper_max": {"set": "whisper", "pooling": ["mean", "max"]},
+                           "hf_encoder": {"model": str(tiny_w2v), "layers": [1, 2]}},
         "models": {
             "wlr": {"arch": "logreg", "features": "whisper"},
+            "hf": {"arch": "logreg", "features": "hf_encoder"},
             "late": {"arch": "late_fusion", "features": ["egemaps", "whisper_max"],
                      "class_weight": True},
         },
@@ -409,14 +412,17 @@ def test_workflow_extracts_whisper_tables_with_provenance(whisper_run) -> None:
     assert not re.search(r"fs=egemaps, shard=\d+\n\s+threads:", text)
     metrics = json.loads((wd / "results/eval/rav/late/metrics.json").read_text())
     assert metrics["n_test"] == 12 and 0 <= metrics["uar"] <= 1
+    _, xh, hmeta = read_features(wd / "results/features/rav/hf_encoder.parquet")
+    assert xh.shape == (12, 64) and hmeta["provenance"]["model_type"] == "wav2vec2"
+    assert hmeta["provenance"]["layer"] == "mean of hidden states 1..2 (0 = input to layer 1)"
 
 
 @pytest.mark.slow
 def test_ser_predict_computes_the_same_whisper_embeddings(whisper_run) -> None:
     """`ser predict` on the raw files reproduces the fold's evaluation probabilities, so it
-    extracted the same Whisper embeddings (both the plain set and the pooling variant)."""
+    extracted the same embeddings (Whisper, its pooling variant, the transformers encoder)."""
     wd, _ = whisper_run
-    for model in ("wlr", "late"):
+    for model in ("wlr", "late", "hf"):
         pred = pd.read_parquet(wd / f"results/eval/rav/{model}/folds/fold0.parquet")
         files = [str(wd / "corpus" / f"{i}.flac") for i in pred["id"]]
         proc = subprocess.run(

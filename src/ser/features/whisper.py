@@ -17,8 +17,8 @@ intermediate layer can be selected), and statistics (`pooling`, default mean + s
 encoder frames that cover the clip only (20 ms each), not over the 30 s padding. The encoder always
 takes 30 s of input, as Whisper was trained: feeding only the clip's frames was 20x faster but
 lost ~0.05 UAR on ravdess-dev (issue 16). Clips longer than 30 s are cut into 30 s windows whose
-covered frames are pooled together. Several clips go through one encoder call (`batch_size`),
-with the job's threads, on a GPU when CTranslate2 sees one (`device="auto"`), one model load per
+covered frames are pooled together. The encoder runs with the job's threads, on a GPU when
+CTranslate2 sees one (with up to `batch_size` windows per call there), one model load per
 process.
 """
 
@@ -157,9 +157,8 @@ def load_model(model: str, compute_type: str, threads: int) -> Any:
         import ctranslate2
 
         ctranslate2.set_log_level(logging.ERROR)  # no per-load notices on the console
-        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        common = dict(device=device, compute_type=compute_type, intra_threads=threads,
-                      inter_threads=1)
+        common = dict(device="auto", compute_type=compute_type, intra_threads=threads,
+                      inter_threads=1)  # auto: the GPU when CTranslate2 sees one
         if model in MODELS:
             _LOADED[key] = ctranslate2.models.Whisper(
                 f"whisper-{model}", files=packaged_files(MODELS[model]), **common)
@@ -296,7 +295,10 @@ class WhisperSet(FeatureSet):
                                             list[np.ndarray | Exception]]:
         model_name, stats = params["model"], params["pooling"]
         model = load_model(model_name, params["compute_type"], int(threads) if threads else 1)
-        batch_size = self.batch_size
+        # Windows per encoder call: a batch on a GPU; one on a CPU, where batching did not lower
+        # the CPU time per clip (bench/features.py --per-core: 0.36 s per clip one at a time,
+        # 0.42 s in batches of 8, same values either way).
+        per_call = self.batch_size if model.device == "cuda" else 1
 
         def run(items: list[tuple[np.ndarray, int]]) -> list[np.ndarray | Exception]:
             errors: dict[int, Exception] = {}
@@ -308,8 +310,8 @@ class WhisperSet(FeatureSet):
                     continue
                 windows += [(i, y[s:s + CHUNK_SAMPLES]) for s in range(0, y.size, CHUNK_SAMPLES)]
             frames: dict[int, list[np.ndarray]] = {}
-            for b in range(0, len(windows), batch_size):
-                part = windows[b:b + batch_size]
+            for b in range(0, len(windows), per_call):
+                part = windows[b:b + per_call]
                 try:
                     encoded = _encode(model, [w for _, w in part])
                 except Exception as exc:  # noqa: BLE001 - e.g. out of memory: these clips fail
