@@ -444,3 +444,16 @@ def test_schema_and_docs_name_the_encoder_sets() -> None:
     readme = (ROOT / "config/README.md").read_text()
     for name in FEATURE_SETS:
         assert f"`{name}`" in readme, name
+
+
+def test_predict_workers_share_the_cpus_between_encoder_threads(monkeypatch) -> None:
+    """The extractors `ser predict` builds in a process use the threads set for it (the
+    Predictor's pool gives each worker its share of the CPUs)."""
+    from ser import featurise
+    from ser.features import whisper
+
+    monkeypatch.setattr(featurise, "_EXTRACTORS", {})
+    monkeypatch.setattr(featurise, "_THREADS", [None])
+    featurise.set_threads(3)
+    featurise._extractor("whisper", "{}")
+    assert ("tiny.en", "float32", 3) in whisper._LOADED

@@ -37,17 +37,27 @@ class Featurised:
 
 
 _EXTRACTORS: dict[tuple[str, str], Any] = {}
+_THREADS: list[int | None] = [None]
+
+
+def set_threads(n: int | None) -> None:
+    """CPU threads each extractor of this process may use (pretrained encoders run
+    multi-threaded): the Predictor gives each of its worker processes its share of the CPUs, so
+    N workers never start N x CPUs encoder threads. Set before the extractors are built."""
+    _THREADS[0] = None if n is None else max(1, int(n))
 
 
 def _extractor(name: str, params_json: str) -> Any:
-    """The workflow's extractor for a feature set, built once per process (one Smile each)."""
+    """The workflow's extractor for a feature set, built once per process (one Smile, one
+    Whisper model each)."""
     key = (name, params_json)
     if key not in _EXTRACTORS:
         # deferred on purpose: ser.features loads pandas/pyarrow, which `ser predict`'s main
         # process does not need when workers extract
         from ser.features import get_feature_set
 
-        _EXTRACTORS[key] = get_feature_set(name).extractor(json.loads(params_json))
+        _EXTRACTORS[key] = get_feature_set(name).extractor(json.loads(params_json),
+                                                           threads=_THREADS[0])
     return _EXTRACTORS[key]
 
 

@@ -43,6 +43,7 @@ from ser.featurise import (
     feature_spec,
     featurise,
     mp_context,
+    set_threads,
     warm,
 )
 from ser.models import RUNTIMES, combine_runtimes, runtime_of
@@ -122,9 +123,12 @@ class Predictor:
             n = self.jobs
             if n == 0 and "tensorflow" in sys.modules and not extractors_ready(self.specs):
                 n = 1  # extractors built after TensorFlow may crash (openSMILE): use a worker
+            cpus = os.cpu_count() or 1
             if n == 0:
+                set_threads(cpus)  # extraction in this process: all CPUs for an encoder
                 return None
-            self._pool = ProcessPoolExecutor(n, mp_context=mp_context())
+            self._pool = ProcessPoolExecutor(n, mp_context=mp_context(), initializer=set_threads,
+                                             initargs=(max(1, cpus // n),))
             for _ in range(n):
                 self._pool.submit(warm, self.specs, self.audio["sample_rate"])
         return self._pool

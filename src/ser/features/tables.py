@@ -373,7 +373,8 @@ def feature_blocks(meta: dict[str, Any]) -> list[int] | None:
 def feature_set_info(meta: dict[str, Any]) -> dict[str, Any]:
     """The feature-set description a bundle records (name, kind, params, columns, ...)."""
     info = {"name": meta.get("feature_set")}
-    for key in ("kind", "params", "columns", "shape", "sample_rate", "versions", "parts"):
+    for key in ("kind", "params", "columns", "shape", "sample_rate", "versions", "parts",
+                "variant", "provenance"):
         if key in meta:
             info[key] = meta[key]
     return info
