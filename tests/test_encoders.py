@@ -436,6 +436,13 @@ def test_ser_predict_computes_the_same_whisper_embeddings(whisper_run) -> None:
             got = np.array([by_path[path]["probabilities"][lab] for lab in doc["labels"]])
             want = row[[f"prob_{lab}" for lab in doc["labels"]]].to_numpy(dtype=float)
             np.testing.assert_allclose(got, want, atol=1e-4)
+    # bundles name the encoder they need: model, hashes, layer, pooling (and the variant)
+    wlr = json.loads((wd / "results/models/rav/wlr/fold0/bundle.json").read_text())
+    assert wlr["feature_set"]["provenance"]["sha256"] == MODELS["tiny.en"].sha256
+    late = json.loads((wd / "results/models/rav/late/fold0/bundle.json").read_text())
+    parts = late["feature_set"]["parts"]
+    assert parts[1]["variant"] == "whisper_max" and parts[1]["provenance"]["pooling"] == [
+        "mean", "max"]
 
 
 def test_schema_and_docs_name_the_encoder_sets() -> None:
