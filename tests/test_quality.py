@@ -76,3 +76,14 @@ def test_outside_training_follows_the_recorded_conditions():
     only_reverb = Q.training_conditions(["clean", "reverb"], {"snr_db": [10],
                                                               "reverb_rt60": [0.6]})
     assert only_reverb["kinds"] == ["reverb"] and only_reverb["min_snr_db"] is None
+
+
+def test_conditions_of_rows_reads_what_a_model_was_fitted_on():
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": ["a", "a#snr10", "a#snr0", "a#tel-ulaw", "b"],
+                          "source_id": ["a", "a", "a", "a", "b"]})
+    rec = Q.conditions_of_rows(frame)
+    assert rec == {"clean": True, "conditions": ["snr0", "snr10", "tel-ulaw"],
+                   "kinds": ["noise", "telephone"], "min_snr_db": 0.0}
+    assert Q.conditions_of_rows(frame.iloc[[0, 4]])["min_snr_db"] is None

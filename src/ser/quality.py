@@ -132,6 +132,24 @@ def training_conditions(train_on: str | Sequence[str], augment: Mapping[str, Any
             "min_snr_db": min(snrs) if snrs else None}
 
 
+def conditions_of_rows(frame: Any) -> dict:
+    """The same record as :func:`training_conditions`, read off the rows a model was actually
+    fitted on (a feature table's `id`/`source_id`), so the bundle states what it saw."""
+    from ser.conditions import parse_tag, row_conditions
+
+    kinds, levels = row_conditions(frame)
+    ids = frame["id"].astype(str).to_numpy() if "id" in frame.columns else None
+    sources = frame["source_id"].astype(str).to_numpy() if "source_id" in frame.columns else None
+    tags: set[str] = set()
+    if ids is not None and sources is not None:
+        tags = {i[len(s) + 1:] for i, s in zip(ids, sources, strict=True) if i != s}
+    used = sorted((parse_tag(t) for t in tags), key=lambda c: (c.kind, c.level))
+    snrs = [float(c.value) for c in used if c.kind == "noise" and c.value is not None]
+    return {"clean": bool(np.any(kinds == "clean")), "conditions": [c.tag for c in used],
+            "kinds": sorted({str(k) for k in kinds if k != "clean"}),
+            "min_snr_db": min(snrs) if snrs else None}
+
+
 def outside_training(q: Quality, trained: Mapping[str, Any] | None) -> list[str]:
     """Why a clip lies outside the conditions a model was trained for (empty: inside).
     `trained` is :func:`training_conditions`' record; None (an older bundle) means clean only."""
