@@ -11,5 +11,7 @@ run(sm, lambda: cross_corpus(
     [Path(p) for p in sm.input.train], [Path(p) for p in sm.input.test], model,
     Path(sm.output.bundle), Path(sm.output.predictions), train_name=w.train, test_name=w.test,
     model_name=w.model, seed=sm.params.train["seed"], threads=sm.threads,
-    train_on=model.get("train_on", sm.params.train["train_on"]), emotions=sm.params.emotions,
+    train_on=model.get("train_on", sm.params.train["train_on"]),
+    condition_balance=model.get("condition_balance", sm.params.train["condition_balance"]),
+    emotions=sm.params.emotions,
     audio=dict(sm.params.audio)))

@@ -11,4 +11,5 @@ run(sm, lambda: train_fold(
     Path(sm.output.bundle), Path(sm.output.predictions), dataset=sm.wildcards.dataset,
     model_name=sm.wildcards.model, seed=sm.params.train["seed"], threads=sm.threads,
     smote=sm.params.split["smote"], train_on=model.get("train_on", sm.params.train["train_on"]),
+    condition_balance=model.get("condition_balance", sm.params.train["condition_balance"]),
     emotions=sm.params.emotions, audio=dict(sm.params.audio)))

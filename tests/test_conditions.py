@@ -325,3 +325,14 @@ def test_workflow_makes_every_condition_from_config_alone(tmp_path):
     assert (tmp_path / "results/augment/rir_bank.npz").is_file()
     rir_rows = table[table["level"] == "rir"]
     assert rir_rows["detail"].str.contains("office.wav").all()
+
+
+def test_balanced_index_repeats_clean_rows():
+    frame = pd.DataFrame({"id": ["a", "a#snr10", "a#snr0", "a#rt0.6", "b", "b#snr10", "b#snr0",
+                                 "b#rt0.6"],
+                          "source_id": ["a"] * 4 + ["b"] * 4})
+    idx = C.balanced_index(frame)
+    kinds = C.row_conditions(frame.iloc[idx])[0]
+    assert (kinds == "clean").sum() == (kinds != "clean").sum() == 6
+    only_clean = frame.iloc[[0, 4]]
+    assert C.balanced_index(only_clean).tolist() == [0, 1]

@@ -436,3 +436,43 @@ def test_late_fusion_one_member_per_fused_table(tmp_path) -> None:
     np.testing.assert_allclose(model.predict_proba(Xs), np.mean(by_hand, axis=0), atol=1e-12)
     pred = predict_frame(bundle, fmeta, fX)
     assert (pred["true"] == pred["predicted"]).mean() > 0.5
+
+
+def test_train_on_conditions_balance_and_recorded_conditions(tmp_path) -> None:
+    """Copies under non-noise conditions (no SNR) are not clean: `train_on: clean` leaves them
+    out, a list of kinds picks them, `condition_balance` repeats the clean rows, and the bundle
+    records the conditions the model was fitted on."""
+    from ser.bundle import load_bundle
+
+    meta, X = make_data(snrs=(10,))
+    extra_m, extra_x = [], []
+    for r, x in zip(meta.itertuples(), X, strict=True):
+        if r.id == r.source_id:
+            extra_m.append((f"{r.id}#rt0.6", r.id, "toy", r.speaker, r.label, np.nan, None))
+            extra_x.append(x * 0.9)
+    meta = pd.concat([meta, pd.DataFrame(extra_m, columns=meta.columns)], ignore_index=True)
+    X = np.vstack([X, np.asarray(extra_x, np.float32)])
+    feats = tmp_path / "toy.parquet"
+    write_table(feats, meta, X)
+    splits = tmp_path / "splits.parquet"
+    save_splits(make_splits(meta, "speaker_kfold", fold_speakers=[["01", "02"], ["03", "04"],
+                                                                  ["05", "06"]]),
+                splits, {"smote": "none"})
+    c = {"features": feats, "splits": splits, "dir": tmp_path}
+    n_clean_train = int(((meta["id"] == meta["source_id"])
+                         & ~meta["speaker"].isin(["01", "02"])).sum())
+    cfg = {"arch": "logreg", "features": "toy"}
+    s, pred, out = run_fold(c, cfg, "clean")
+    assert s["n_train"] == n_clean_train
+    assert set(pred["id"].str.split("#").str[1].dropna()) == {"snr10", "rt0.6"}  # all tested
+    rec = load_bundle(out / "bundle").train_info["training_conditions"]
+    assert rec == {"clean": True, "conditions": [], "kinds": [], "min_snr_db": None}
+    s, _, out = run_fold(c, cfg, "reverb", train_on=["clean", "reverb"])
+    assert s["n_train"] == 2 * n_clean_train
+    assert load_bundle(out / "bundle").train_info["training_conditions"]["kinds"] == ["reverb"]
+    s, _, out = run_fold(c, cfg, "bal", train_on="clean+noisy", condition_balance=True)
+    assert s["n_train"] == 3 * n_clean_train and s["n_fit"] == 4 * n_clean_train
+    info = load_bundle(out / "bundle").train_info
+    assert info["condition_balance"] is True
+    assert info["training_conditions"]["conditions"] == ["snr10", "rt0.6"]
+    assert info["training_conditions"]["min_snr_db"] == 10.0

@@ -526,7 +526,7 @@ def evaluate_model(
     arch = str(meta.get("arch") or "")
     info: dict[str, Any] = {"dataset": dataset, "model": model, "arch": arch}
     for key in ("features", "feature_set", "train_dataset", "test_dataset", "normalize",
-                "train_on"):
+                "train_on", "condition_balance"):
         if key in meta:
             info[key] = meta[key]
     if isinstance(meta.get("params"), dict) and "features" not in info:

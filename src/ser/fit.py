@@ -30,8 +30,8 @@ from ser.smote import oversample
 # model_cfg keys that configure training, not the model itself
 TRAINING_KEYS = frozenset(
     {
-        "arch", "features", "datasets", "normalize", "class_weight", "train_on", "val_speakers",
-        "tune", "tune_folds", "gpu",
+        "arch", "features", "datasets", "normalize", "class_weight", "train_on",
+        "condition_balance", "val_speakers", "tune", "tune_folds", "gpu",
     }
 )
 

@@ -334,6 +334,15 @@ class Plan:
             self.rir_files()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        from ser.conditions import check_train_on
+
+        for key, section in [("train", cfg.get("train") or {})] + [
+                (f"models.{m}", mc) for m, mc in (cfg.get("models") or {}).items()]:
+            if "train_on" in section:
+                try:
+                    check_train_on(section["train_on"])
+                except ValueError as exc:
+                    raise ConfigError(f"{key}.{exc}") from None
         datasets = cfg.get("datasets") or {}
         for name, ds in datasets.items():
             key = f"datasets.{name}"

@@ -23,11 +23,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ser.bundle import apply_scaler, load_bundle, save_bundle
+from ser.conditions import TRAIN_ON_PRESETS, balanced_index, check_train_on, training_rows
 from ser.corpora import label_order
 from ser.features.tables import (
     feature_blocks,
     feature_set_info,
-    is_clean,
     read_table,
     source_ids,
     speakers_known,
@@ -35,12 +35,13 @@ from ser.features.tables import (
 from ser.fit import fit_model
 from ser.models import runtime_of
 from ser.predictions import predict_frame, prediction_frame, write_predictions
+from ser.quality import conditions_of_rows
 from ser.smote import SMOTE_MODES, assign_synthetic, smote_before_split
 from ser.splits import load_splits
 
 log = logging.getLogger(__name__)
 
-TRAIN_ON = ("clean", "clean+noisy")
+TRAIN_ON = TRAIN_ON_PRESETS  # or a list of `clean` and condition kinds (ser.conditions)
 
 PathLike = Path | str
 
@@ -48,11 +49,22 @@ PathLike = Path | str
 # --------------------------------------------------------------------------- entry points
 
 
-def _check_options(smote: str, train_on: str) -> None:
+def _check_options(smote: str, train_on: str | Sequence[str]) -> None:
     if smote not in SMOTE_MODES:
         raise ValueError(f"smote must be one of {SMOTE_MODES}, got {smote!r}")
-    if train_on not in TRAIN_ON:
-        raise ValueError(f"train_on must be one of {TRAIN_ON}, got {train_on!r}")
+    check_train_on(train_on)
+
+
+def _training_part(meta_df: pd.DataFrame, X: np.ndarray, mask: np.ndarray,
+                   condition_balance: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows a model is fitted on; with `condition_balance` the clean rows are repeated so
+    that they weigh as much as all degraded copies together (ser.conditions.balanced_index)."""
+    meta_tr = meta_df[mask].reset_index(drop=True)
+    X_tr = X[mask]
+    if condition_balance:
+        idx = balanced_index(meta_tr)
+        meta_tr, X_tr = meta_tr.iloc[idx].reset_index(drop=True), X_tr[idx]
+    return meta_tr, X_tr
 
 
 def _labels_for(meta_tr: pd.DataFrame, emotions: Sequence[str] | None) -> list[str]:
@@ -79,14 +91,16 @@ def train_fold(
     seed: int = 0,
     threads: int = 1,
     smote: str = "none",
-    train_on: str = "clean",
+    train_on: str | Sequence[str] = "clean",
+    condition_balance: bool = False,
     emotions: list[str] | None = None,
     audio: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train fold ``fold`` of a split; write its bundle and its test predictions.
 
     Test part: all rows (clean and noisy) whose source clip is test data in ``fold``. Training
-    part: the other split rows (clean only, or clean and noisy with ``train_on='clean+noisy'``).
+    part: the other split rows (clean only; clean and every degraded copy with
+    ``train_on='clean+noisy'``; or clean rows and/or copies of the listed condition kinds).
     Rows whose clip is not in the split are left out and counted (``n_unsplit``).
     """
     t0 = time.perf_counter()
@@ -121,13 +135,10 @@ def train_fold(
     if emotions:
         keep = meta_df["label"].astype(str).isin([str(e) for e in emotions]).to_numpy()
     test_mask = (row_fold == fold) & keep
-    train_mask = (row_fold != fold) & ~unsplit & keep
-    if train_on == "clean":
-        train_mask &= is_clean(meta_df)
+    train_mask = (row_fold != fold) & ~unsplit & keep & training_rows(meta_df, train_on)
     if not test_mask.any():
         raise ValueError(f"fold {fold} has no test rows in {features}")
-    meta_tr = meta_df[train_mask].reset_index(drop=True)
-    X_tr = X[train_mask]
+    meta_tr, X_tr = _training_part(meta_df, X, train_mask, condition_balance)
     labels = _labels_for(meta_tr, emotions)
     by_speaker = protocol_name != "random" and speakers_known(meta_tr)
 
@@ -149,11 +160,13 @@ def train_fold(
         "protocol": protocol,
         "seed": int(seed),
         "train_on": train_on,
+        "condition_balance": bool(condition_balance),
         "emotions": emotions,
         "n_train": int(train_mask.sum()),
         "n_test": int(test_mask.sum()),
         "n_unsplit": int(unsplit.sum()),
         "train_speakers": sorted(set(meta_tr["speaker"].astype(str))) if by_speaker else [],
+        "training_conditions": conditions_of_rows(meta_tr),
         **fit_info,
     }
     save_bundle(
@@ -180,6 +193,7 @@ def train_fold(
         "assumes_speaker_identity": fit_info["assumes_speaker_identity"],
         "smote": smote,
         "train_on": train_on,
+        "condition_balance": bool(condition_balance),
         "seed": int(seed),
         "confidence": "max_prob" if conf is None else "model",
         "runtime": runtime_of(model),
@@ -213,7 +227,8 @@ def train_full(
     seed: int = 0,
     threads: int = 1,
     smote: str = "none",
-    train_on: str = "clean",
+    train_on: str | Sequence[str] = "clean",
+    condition_balance: bool = False,
     emotions: list[str] | None = None,
     audio: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -230,10 +245,8 @@ def train_full(
     mask = np.ones(len(meta_df), dtype=bool)
     if emotions:
         mask &= meta_df["label"].astype(str).isin([str(e) for e in emotions]).to_numpy()
-    if train_on == "clean":
-        mask &= is_clean(meta_df)
-    meta_tr = meta_df[mask].reset_index(drop=True)
-    X_tr = X[mask]
+    mask &= training_rows(meta_df, train_on)
+    meta_tr, X_tr = _training_part(meta_df, X, mask, condition_balance)
     labels = _labels_for(meta_tr, emotions)
     by_speaker = speakers_known(meta_tr) and meta_tr["speaker"].nunique() > 1
     model, scaler, history, fit_info = fit_model(
@@ -248,8 +261,10 @@ def train_full(
         "protocol": {"protocol": "full"},
         "seed": int(seed),
         "train_on": train_on,
+        "condition_balance": bool(condition_balance),
         "emotions": emotions,
         "n_train": int(mask.sum()),
+        "training_conditions": conditions_of_rows(meta_tr),
         **fit_info,
     }
     save_bundle(
@@ -290,7 +305,8 @@ def common_labels(train_tables: Sequence[Path], test_tables: Sequence[Path],
 
 def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path], model_cfg: dict,
                  bundle_dir: Path, predictions_out: Path, *, train_name: str, test_name: str,
-                 model_name: str, seed: int = 0, threads: int = 1, train_on: str = "clean",
+                 model_name: str, seed: int = 0, threads: int = 1,
+                 train_on: str | Sequence[str] = "clean", condition_balance: bool = False,
                  emotions: Sequence[str] | None = None, audio: dict | None = None) -> dict:
     """Train on all of corpus A (common labels only), predict every row of corpus B."""
     labels = common_labels(train_tables, test_tables, emotions)
@@ -301,7 +317,7 @@ def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path], mode
         cfg["normalize"] = "speaker"
     info = train_full(list(train_tables), cfg, bundle_dir, dataset=train_name,
                       model_name=model_name, seed=seed, threads=threads, train_on=train_on,
-                      emotions=labels, audio=audio)
+                      condition_balance=condition_balance, emotions=labels, audio=audio)
     bundle = load_bundle(bundle_dir)
     meta_df, X, _ = read_table(list(test_tables))
     keep = meta_df["label"].astype(str).isin(labels).to_numpy()

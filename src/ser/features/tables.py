@@ -382,10 +382,14 @@ def feature_set_info(meta: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- row helpers
 def is_clean(meta_df: pd.DataFrame) -> np.ndarray:
-    """Rows that are clean clips (no SNR), as a boolean mask."""
-    if "snr_db" not in meta_df.columns:
-        return np.ones(len(meta_df), dtype=bool)
-    return meta_df["snr_db"].isna().to_numpy()
+    """Rows that are clean clips (no SNR, and not a copy under another condition: reverberant,
+    telephone, codec and gain copies have no SNR either), as a boolean mask."""
+    from ser.conditions import clean_mask
+
+    mask = clean_mask(meta_df)
+    if "snr_db" in meta_df.columns:
+        mask &= meta_df["snr_db"].isna().to_numpy()
+    return mask
 
 
 def source_ids(meta_df: pd.DataFrame) -> pd.Series:
