@@ -430,3 +430,36 @@ def test_conf_dnn_confidence_is_the_mean_of_the_branches(toy) -> None:
     np.testing.assert_allclose(got_p, want_p, atol=1e-6)
     np.testing.assert_allclose([f.confidence for f in res.files], want_c, atol=1e-6)
     assert [f.label for f in res.files] == [labels[i] for i in want_p.argmax(axis=1)]
+
+
+def test_snr_estimate_and_outside_training_conditions(toy, capsys, tmp_path) -> None:
+    """Real RAVDESS speech as given, at 0 dB SNR and through a telephone line: each file gets
+    its estimated SNR and bandwidth, and a model trained on clean clips only (the bundle says
+    so) marks the noisy and the telephone file as outside its training conditions."""
+    from ser import conditions as C
+    from ser.audio import decode
+    from ser.augment import make_noise, mix_at_snr
+
+    src = (ROOT / ".." / "shared" / "data" / "ravdess-dev" / "Actor_01"
+           / "03-01-05-01-01-01-01.flac")
+    if not src.is_file():
+        pytest.skip("../shared/data/ravdess-dev not present")
+    x = decode(src, SR)
+    noisy = mix_at_snr(x, make_noise("white", x.size, np.random.default_rng(0)), 0.0)
+    (tel,) = C.degrade_batch(C.telephone("ulaw"), [("c", x)], sample_rate=SR)
+    files = [str(src), str(write(tmp_path / "noisy.wav", noisy)),
+             str(write(tmp_path / "phone.wav", tel.signal))]
+    rc, doc = predict_json(capsys, str(toy["logreg"]), *files)
+    assert rc == 0
+    clean, loud, phone = doc["files"]
+    assert clean["quality"]["snr_db"] > 30 and clean["outside_training"] == []
+    assert loud["quality"]["snr_db"] == pytest.approx(0, abs=3.5)
+    assert any("trained on clean speech only" in r for r in loud["outside_training"])
+    assert phone["quality"]["narrowband"] is True
+    assert any("telephone" in r for r in phone["outside_training"])
+    rc, out, _ = run_cli(capsys, str(toy["logreg"]), *files)
+    lines = out.splitlines()
+    col = lines[1].index("SNR")
+    assert lines[2][col:].startswith("clean") and lines[3][col:].split()[1] == "dB"
+    assert "tel" in lines[4][col:].split()[:3]
+    assert out.count(": outside the training conditions: ") == 2

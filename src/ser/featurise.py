@@ -34,6 +34,7 @@ class Featurised:
     reason: str | None
     duration: float | None = None
     features: dict[Spec, np.ndarray] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None  # ser.quality estimates of the file as given
 
 
 _EXTRACTORS: dict[tuple[str, str], Any] = {}
@@ -96,13 +97,21 @@ def load_signal(path: str | os.PathLike, audio: dict[str, Any]) -> np.ndarray:
 
 def featurise(path: str, audio: dict[str, Any], specs: Sequence[Spec]) -> Featurised:
     """Decode + check + extract every spec for one file (runs in a worker; no TensorFlow)."""
+    from ser.quality import assess
+
+    sr = int(audio["sample_rate"])
+    trim_db = audio.get("trim_db")
     try:
-        signal = load_signal(path, audio)
+        whole = load_signal(path, {**audio, "trim_db": None})
+        # recording conditions of the file as given: before trimming, pauses show the noise
+        quality = assess(whole, sr).as_dict()
+        signal = whole if trim_db is None else au.prepare_signal(
+            whole, sr, min_duration=float(audio["min_duration"]),
+            silence_dbfs=float(audio["silence_dbfs"]), trim_db=float(trim_db))
     except au.AudioError as exc:
         return Featurised(path, str(exc))
     except OSError as exc:
         return Featurised(path, f"unreadable: {exc.strerror or exc}")
-    sr = int(audio["sample_rate"])
     duration = round(signal.size / sr, 4)
     feats: dict[Spec, np.ndarray] = {}
     for spec in specs:
@@ -112,7 +121,7 @@ def featurise(path: str, audio: dict[str, Any], specs: Sequence[Spec]) -> Featur
             name = "+".join(n for n, _ in spec)
             return Featurised(path, f"features failed ({name}): {type(exc).__name__}: {exc}",
                               duration)
-    return Featurised(path, None, duration, feats)
+    return Featurised(path, None, duration, feats, quality)
 
 
 def warm(specs: Sequence[Spec], sample_rate: int) -> None:

@@ -48,6 +48,7 @@ from ser.featurise import (
 )
 from ser.models import RUNTIMES, combine_runtimes, runtime_of
 from ser.predict_output import FileResult, PredictResult, SegmentResult
+from ser.quality import outside_training_dict
 from ser.segment import SegmentedFile, SegmentParams, featurise_segments, summarise_file
 
 DEFAULT_AUDIO = {"sample_rate": 16000, "min_duration": 0.3, "silence_dbfs": -60.0,
@@ -86,6 +87,11 @@ class Predictor:
         if any([str(x) for x in doc["labels"]] != self.labels for doc in self.docs):
             self.notes.append("the bundles were trained on different label sets; a label a "
                               "bundle does not know gets probability 0 from it before averaging")
+        from ser.quality import shared_conditions
+
+        # what every bundle was trained for (None: a bundle from before conditions were recorded)
+        self.training_conditions = shared_conditions(
+            [(doc.get("train_info") or {}).get("training_conditions") for doc in self.docs])
         self._bundles: list[Any] | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.RLock()
@@ -255,7 +261,9 @@ class Predictor:
                 f.path, "ok", label=self.labels[int(np.argmax(p))], confidence=c,
                 uncertain=bool(use_threshold and c < float(threshold)),  # type: ignore[arg-type]
                 probabilities={lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
-                duration=f.duration,
+                duration=f.duration, quality=f.quality,
+                outside_training=(outside_training_dict(f.quality, self.training_conditions)
+                                  if f.quality is not None else None),
             ))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
                   "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}

@@ -106,6 +106,22 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
                 },
                 "duration": {"type": ["number", "null"], "minimum": 0,
                              "description": "seconds of decoded audio"},
+                "quality": {
+                    "type": "object",
+                    "description": "estimated recording conditions of the file as given "
+                                   "(ser.quality): SNR in dB (60 = clean), fraction of clipped "
+                                   "samples, 99 % power bandwidth, telephone-like band",
+                    "properties": {"snr_db": {"type": ["number", "null"]},
+                                   "clipped": {"type": "number", "minimum": 0},
+                                   "bandwidth_hz": {"type": ["number", "null"]},
+                                   "narrowband": {"type": "boolean"}},
+                },
+                "outside_training": {
+                    "type": "array", "items": {"type": "string"},
+                    "description": "why the file lies outside the conditions the model was "
+                                   "trained for (estimated SNR below them, telephone band, "
+                                   "clipping); [] when inside",
+                },
                 "segments": {
                     "type": "array", "items": {"$ref": "#/$defs/segment"},
                     "description": "--segment only: the speech segments, in time order",
@@ -152,7 +168,7 @@ class SegmentResult:
     probabilities: dict[str, float] | None = None
 
 
-OPTIONAL_FILE_FIELDS = ("segments", "label_share")
+OPTIONAL_FILE_FIELDS = ("segments", "label_share", "quality", "outside_training")
 """FileResult fields written only when set (``--segment``), so whole-file output is unchanged."""
 
 
@@ -175,6 +191,8 @@ class FileResult:
     duration: float | None = None
     segments: list[SegmentResult] | None = None
     label_share: dict[str, float] | None = None
+    quality: dict[str, Any] | None = None       # ser.quality: snr_db, clipped, bandwidth
+    outside_training: list[str] | None = None   # why the file lies outside training ([]: inside)
 
     def to_json(self) -> dict[str, Any]:
         """The file's object in ``--format json``."""
@@ -236,31 +254,51 @@ def format_table(result: PredictResult) -> str:
             f"{', '.join(result.feature_sets)}; confidence: "
             f"{'confidence branch' if result.confidence == 'model' else 'max probability'}; "
             f"runtime {result.runtime}")
-    rows: list[tuple[str, ...]] = [("PATH", "STATUS", "LABEL", "CONF", "TOP-3 / REASON")]
+    rows: list[tuple[str, ...]] = [("PATH", "STATUS", "LABEL", "CONF", "SNR",
+                                    "TOP-3 / REASON")]
+    notes: list[str] = []
     for f in result.files:
-        rows.append((f.path, *_table_cells(f)))
+        status, label, conf, top = _table_cells(f)
+        rows.append((f.path, status, label, conf, _quality_cell(f), top))
+        if f.outside_training:
+            notes.append(f"! {f.path}: outside the training conditions: "
+                         + "; ".join(f.outside_training))
         for s in f.segments or []:
-            rows.append((f"  {s.start:7.2f}-{s.end:7.2f} s", *_table_cells(s)))
+            status, label, conf, top = _table_cells(s)
+            rows.append((f"  {s.start:7.2f}-{s.end:7.2f} s", status, label, conf, "", top))
         if f.label_share:
             shares = sorted(((v, lab) for lab, v in f.label_share.items() if v > 0),
                             reverse=True)
             rows.append(("  share of speech time: "
                          + ", ".join(f"{lab} {100 * v:.0f}%" for v, lab in shares),))
-    widths = [max(len(r[i]) for r in rows if len(r) > 1) for i in range(4)]
+    widths = [max(len(r[i]) for r in rows if len(r) > 1) for i in range(5)]
     lines = [head]
     for r in rows:
         if len(r) == 1:
             lines.append(r[0])
             continue
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
-                 r[3].rjust(widths[3]), r[4]]
+                 r[3].rjust(widths[3]), r[4].ljust(widths[4]), r[5]]
         lines.append("  ".join(cells).rstrip())
+    lines += notes
     s = result.summary()
     tail = f"{s['files']} file(s): {s['ok']} classified, {s['error']} failed"
     if result.threshold is not None and result.threshold > 0:
         tail += f", {s['uncertain']} uncertain (confidence < {result.threshold:g})"
     lines.append(tail)
     return "\n".join(lines) + "\n"
+
+
+def _quality_cell(f: FileResult) -> str:
+    """Estimated SNR of the file as given (`clean` from 60 dB), `tel` for a telephone band,
+    `clip` for clipping: the recording condition at a glance."""
+    q = f.quality or {}
+    if q.get("snr_db") is None:
+        return "-"
+    cell = "clean" if q["snr_db"] >= 60 else f"{q['snr_db']:.0f} dB"
+    cell += " tel" if q.get("narrowband") else ""
+    cell += " clip" if (q.get("clipped") or 0) > 0.001 else ""
+    return cell
 
 
 def _table_cells(r: FileResult | SegmentResult) -> tuple[str, str, str, str]:

@@ -44,7 +44,9 @@ class Quality:
     narrowband: bool        # almost nothing above NARROWBAND_HZ (telephone, 8 kHz audio)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        """JSON-ready: floats rounded, NaN (no estimate) as None."""
+        return {k: ((round(v, 4) if np.isfinite(v) else None) if isinstance(v, float) else v)
+                for k, v in asdict(self).items()}
 
 
 def _frame_powers(x: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -148,6 +150,28 @@ def conditions_of_rows(frame: Any) -> dict:
     return {"clean": bool(np.any(kinds == "clean")), "conditions": [c.tag for c in used],
             "kinds": sorted({str(k) for k in kinds if k != "clean"}),
             "min_snr_db": min(snrs) if snrs else None}
+
+
+def shared_conditions(records: Sequence[Mapping[str, Any] | None]) -> dict | None:
+    """What every one of several bundles (the folds of a model) was trained for: None when any
+    bundle does not say (trained before conditions were recorded: treated as clean only)."""
+    if not records or any(r is None for r in records):
+        return None
+    kinds = set.intersection(*(set(r.get("kinds") or []) for r in records))  # type: ignore[union-attr]
+    lows = [r.get("min_snr_db") for r in records]  # type: ignore[union-attr]
+    return {"kinds": sorted(kinds),
+            "min_snr_db": None if any(v is None for v in lows) else max(float(v) for v in lows)}
+
+
+def outside_training_dict(quality: Mapping[str, Any], trained: Mapping[str, Any] | None
+                          ) -> list[str]:
+    """:func:`outside_training` for a quality record as ``Quality.as_dict`` wrote it."""
+    q = Quality(snr_db=float("nan") if quality.get("snr_db") is None else quality["snr_db"],
+                clipped=float(quality.get("clipped") or 0.0),
+                bandwidth_hz=float("nan") if quality.get("bandwidth_hz") is None
+                else quality["bandwidth_hz"],
+                narrowband=bool(quality.get("narrowband")))
+    return outside_training(q, trained)
 
 
 def outside_training(q: Quality, trained: Mapping[str, Any] | None) -> list[str]:
