@@ -1,6 +1,6 @@
 """UAR per recording condition on ravdess-dev, per recipe, and the robustness targets of issue 20.
 
-    python bench/robust.py [--workdir results-robust] [--config config/robust.yaml]
+    python bench/robust.py [--workdir results-robust] [--config config/robust.yaml] [--no-run]
 
 Runs the workflow for config/robust.yaml (Snakemake; a no-op when it is up to date): every model
 is the same late fusion of balanced logistic regressions on IS09 + eGeMAPS, trained on different
@@ -55,13 +55,16 @@ def main() -> int:
     ap.add_argument("--workdir", default="results-robust")
     ap.add_argument("--config", default=str(ROOT / "config" / "robust.yaml"))
     ap.add_argument("--cores", default="all")
+    ap.add_argument("--no-run", action="store_true",
+                    help="only read the metrics of an earlier run (no Snakemake)")
     args = ap.parse_args()
     if not (ROOT / ".." / "shared" / "data" / "ravdess-dev").is_dir():
         print("../shared/data/ravdess-dev not found: nothing to benchmark")
         return 0
     wd = ROOT / args.workdir
-    subprocess.run([str(BIN / "snakemake"), "--cores", args.cores, "--configfile", args.config,
-                    "--directory", str(wd), "evaluate"], check=True, cwd=ROOT)
+    if not args.no_run:
+        subprocess.run([str(BIN / "snakemake"), "--cores", args.cores, "--configfile",
+                        args.config, "--directory", str(wd), "evaluate"], check=True, cwd=ROOT)
     models = {}
     for mfile in sorted((wd / "results" / "eval").glob("*/*/metrics.json")):
         m = json.loads(mfile.read_text())
