@@ -175,9 +175,9 @@ def compare_tables(work: Path, paths: list[Path]) -> tuple[int, int, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="RAVDESS-layout folder")
-    ap.add_argument("--copies", type=int, default=2, help="times each clip is linked")
+    ap.add_argument("--copies", type=int, default=4, help="times each clip is linked")
     ap.add_argument("--input", choices=("wav", "flac"), default="wav")
-    ap.add_argument("--shard-size", type=int, default=128, help="audio.shard_size of the run")
+    ap.add_argument("--shard-size", type=int, help="audio.shard_size (default: the schema's)")
     ap.add_argument("--repeat", type=int, default=1, help="rounds (fastest of each counts)")
     ap.add_argument("--workdir", type=Path, help="keep the run here (default: temporary)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         config = work / "bench-config.yaml"
         config.write_text(json.dumps({  # JSON is YAML
             "datasets": {DATASET: {"format": "ravdess", "path": str(work / "corpus")}},
-            "audio": {"sample_rate": 16000, "shard_size": args.shard_size},
+            "audio": {"sample_rate": 16000,
+                      **({"shard_size": args.shard_size} if args.shard_size else {})},
             "augment": {"snr_db": [], "noise": ["white"]},
             "features": ["egemaps"],
         }, indent=2))
