@@ -81,14 +81,17 @@ def main() -> int:
                  if CLEAN_MODEL in models else None)
     print("\nUAR (mean over 4 speaker folds) on ravdess-dev, 8 classes, chance 0.125")
     names = ["clean" if k == "clean" else f"{k} {lev}" for k, lev in columns]
-    print(f"{'model':<22}{'train_on':<16}" + "".join(f"{n:>14}" for n in names))
+    widths = [max(8, len(n) + 2) for n in names]
+    print(f"{'model':<22}{'train_on':<16}"
+          + "".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True)))
     for name, m in models.items():
         bc = m["by_condition"]
         cells = [uar(bc, k) if k == "clean" else uar(bc, k, lev) for k, lev in columns]
         train_on = m.get("train_on", "?")
         train_on = train_on if isinstance(train_on, str) else "+".join(train_on)
         print(f"{name:<22}{train_on:<16}"
-              + "".join(f"{'-':>14}" if c is None else f"{c:>14.3f}" for c in cells))
+              + "".join(f"{'-':>{w}}" if c is None else f"{c:>{w}.3f}"
+                        for c, w in zip(cells, widths, strict=True)))
     print("\ntargets (issue 20):")
     for name, m in models.items():
         res = targets(m["by_condition"], clean_ref)
