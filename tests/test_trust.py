@@ -285,3 +285,27 @@ def test_training_profile_flags_what_training_never_saw(tmp_path) -> None:
     bundle = load_bundle(tmp_path / "b")
     assert bundle.profile["duration_s"]["max"] == pytest.approx(5.0)
     np.testing.assert_allclose(bundle.profile_arrays["mean"], Xt.astype(float).mean(axis=0))
+
+
+def test_bundle_profile_uses_clean_training_clips_and_their_wavs(tmp_path) -> None:
+    import soundfile as sf
+
+    rng = np.random.default_rng(1)
+    rows, wavs = [], []
+    for i in range(3):
+        p = tmp_path / f"c{i}.wav"
+        sf.write(p, (0.05 * rng.normal(size=8000 * (i + 2))).astype(np.float32), 16000)
+        wavs.append({"id": f"c{i}", "wav": str(p)})
+        rows += [{"id": f"c{i}", "source_id": f"c{i}", "snr_db": np.nan},
+                 {"id": f"c{i}#snr0", "source_id": f"c{i}", "snr_db": 0.0}]
+    manifest = tmp_path / "m.parquet"
+    pd.DataFrame(wavs + [{"id": "other", "wav": None}]).to_parquet(manifest)
+    X = rng.normal(size=(6, 4))
+    X[1::2] += 100  # the noisy copies are far away: they must not widen the profile
+    summary, arrays = trust.bundle_profile(pd.DataFrame(rows), X, manifest)
+    assert summary["feature_distance"]["n"] == 3 and summary["duration_s"]["n"] == 3
+    assert summary["duration_s"]["min"] == pytest.approx(1.0)
+    assert summary["duration_s"]["max"] == pytest.approx(2.0)
+    np.testing.assert_allclose(arrays["mean"], X[0::2].mean(axis=0))
+    no_audio, _ = trust.bundle_profile(pd.DataFrame(rows), X, None)
+    assert no_audio["duration_s"] == {"n": 0} and no_audio["feature_distance"]["n"] == 3

@@ -571,3 +571,25 @@ def outside_training(summary: Mapping[str, Any], arrays: Mapping[str, np.ndarray
             reasons.append(f"feature distance {value:.2f} is beyond the largest among the "
                            f"training clips ({dist['max']:.2f})")
     return reasons
+
+
+def bundle_profile(meta_train: pd.DataFrame, X_train: np.ndarray,
+                   manifest: Path | str | None = None,
+                   seed: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The training profile of a bundle from its training rows (clean ones only: a new file is
+    compared with the clips the model learnt from, not their noisy copies) and, for durations
+    and levels, the WAVs that the dataset's manifest lists for those clips."""
+    clean = np.ones(len(meta_train), dtype=bool)
+    if "snr_db" in meta_train.columns:
+        clean &= meta_train["snr_db"].isna().to_numpy()
+    if "source_id" in meta_train.columns:
+        clean &= (meta_train["id"].astype(str) == meta_train["source_id"].astype(str)).to_numpy()
+    if not clean.any():
+        clean[:] = True
+    wavs: list[str] = []
+    if manifest is not None and Path(manifest).is_file():
+        man = pd.read_parquet(manifest, columns=["id", "wav"])
+        ids = set(meta_train.loc[clean, "id"].astype(str))
+        wavs = [str(w) for w in man.loc[man["id"].astype(str).isin(ids), "wav"].dropna()]
+    durations, levels = wav_stats(wavs, seed=seed)
+    return training_profile(np.asarray(X_train)[clean], durations, levels)
