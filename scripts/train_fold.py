@@ -12,4 +12,5 @@ run(sm, lambda: train_fold(
     model_name=sm.wildcards.model, seed=sm.params.train["seed"], threads=sm.threads,
     smote=sm.params.split["smote"], train_on=model.get("train_on", sm.params.train["train_on"]),
     condition_balance=model.get("condition_balance", sm.params.train["condition_balance"]),
-    emotions=sm.params.emotions, audio=dict(sm.params.audio)))
+    emotions=sm.params.emotions, audio=dict(sm.params.audio), manifest=Path(sm.input.manifest),
+    corpus=dict(sm.params.corpus)))

@@ -421,3 +421,31 @@ def test_lstm_stays_on_keras_and_says_why(tmp_path: Path) -> None:
     assert load(tmp_path / "lstm").net is not None  # auto falls back to Keras
     with pytest.raises(FileNotFoundError, match="no LiteRT copy"):
         load(tmp_path / "lstm", "litert")
+
+
+def test_svm_labels_are_svc_predict_and_probabilities_are_calibrated(tmp_path: Path) -> None:
+    """Many overlapping classes make one-vs-one votes tie: the labels still equal
+    SVC.predict's, the temperature comes from inner CV grouped by the given speakers, and it
+    survives save/load (calibration.json); the deprecated SVC(probability=True) is not used."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    y = np.arange(240) % 6
+    X = rng.normal(size=(240, 8)) + 0.6 * np.eye(6, 8)[y]
+    groups = np.repeat([f"s{i}" for i in range(6)], 40)
+    model = build("svm", (8,), 6, {"C": 1.0}, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        model.fit(X.astype(np.float32), y, groups=groups)
+    proba = model.predict_proba(X)
+    np.testing.assert_array_equal(proba.argmax(axis=1), model.native_predict(X))
+    assert model.estimator.probability in (False, "deprecated")  # no Platt scaling
+    cal = model.calibration
+    assert 0.05 < cal["temperature"] < 50 and "grouped by speaker" in cal["fitted_on"]
+    model.save(tmp_path)
+    assert json.loads((tmp_path / "calibration.json").read_text()) == cal
+    again = load(tmp_path)
+    np.testing.assert_allclose(again.predict_proba(X), proba)
+    assert model.n_parameters() == again.n_parameters() > 8
+    assert json.loads((tmp_path / "model.json").read_text())["n_parameters"] == \
+        model.n_parameters()

@@ -99,7 +99,7 @@ def toy(tmp_path_factory) -> dict:
         for k in folds:
             train_fold(features if len(features) > 1 else features[0], splits, k, cfg,
                        models / name / f"fold{k}", tmp / "eval" / name / f"fold{k}.parquet",
-                       dataset="toy", model_name=name, audio=AUDIO)
+                       dataset="toy", model_name=name, audio=AUDIO, manifest=manifest)
         return models / name
 
     logreg = train("logreg", {"arch": "logreg", "features": "is09_emotion"}, [0, 1, 2],
@@ -452,7 +452,11 @@ def test_snr_estimate_and_outside_training_conditions(toy, capsys, tmp_path) -> 
     rc, doc = predict_json(capsys, str(toy["logreg"]), *files)
     assert rc == 0
     clean, loud, phone = doc["files"]
-    assert clean["quality"]["snr_db"] > 30 and clean["outside_training"] == []
+    assert clean["quality"]["snr_db"] > 30
+    # no condition reason for the clean file (the toy model never heard real speech, so its
+    # duration, level and features are outside the training clips': those reasons are listed)
+    assert not any("SNR" in r or "telephone" in r for r in clean["outside_training"])
+    assert any(r.startswith("duration") for r in clean["outside_training"])
     assert loud["quality"]["snr_db"] == pytest.approx(0, abs=3.5)
     assert any("trained on clean speech only" in r for r in loud["outside_training"])
     assert phone["quality"]["narrowband"] is True
@@ -462,4 +466,52 @@ def test_snr_estimate_and_outside_training_conditions(toy, capsys, tmp_path) -> 
     col = lines[1].index("SNR")
     assert lines[2][col:].startswith("clean") and lines[3][col:].split()[1] == "dB"
     assert "tel" in lines[4][col:].split()[:3]
-    assert out.count(": outside the training conditions: ") == 2
+    assert out.count(": outside the training data: ") == 3
+
+
+def test_final_bundle_best_model_and_what_the_model_was_trained_on(toy, capsys, tmp_path) -> None:
+    """results/models/DATASET picks the leaderboard's best model, a model folder its final
+    bundle (--folds: the fold bundles); the output says the model was trained on the synthetic
+    demo corpus and which files lie far outside its training data."""
+    import shutil
+
+    import jsonschema
+
+    from ser.train import train_full
+
+    models = tmp_path / "models" / "toy"
+    shutil.copytree(toy["logreg"], models / "logreg")
+    train_full(toy["tables"]["is09_emotion"], {"arch": "logreg", "features": "is09_emotion"},
+               models / "logreg" / "final", dataset="toy", model_name="logreg", audio=AUDIO,
+               manifest=toy["manifest"], corpus={"dataset": "toy", "synthetic": True})
+    (models / "leaderboard.json").write_text(json.dumps({"best": "logreg", "models": []}))
+    inside = [raw_file(toy, f"Actor_0{s}/03-01-05-01-01-01-0{s}") for s in (1, 2)]
+    rng = np.random.default_rng(0)
+    far = write(tmp_path / "far" / "noise.wav",
+                np.clip(rng.normal(0, 0.7, 6 * SR), -1, 1).astype(np.float32))
+    rc, doc = predict_json(capsys, str(models), *inside, str(far))
+    assert rc == 0
+    jsonschema.validate(doc, PREDICT_JSON_SCHEMA)
+    assert doc["bundles"] == [str(models / "logreg" / "final")] and doc["bundle_kind"] == "final"
+    assert doc["corpus"] == {"dataset": "toy", "synthetic": True}
+    assert "SYNTHETIC demo corpus" in doc["warnings"][0]
+    by_path = {f["path"]: f for f in doc["files"]}
+    assert [by_path[p]["outside_training"] for p in inside] == [[], []]  # training clips
+    reasons = by_path[str(far)]["outside_training"]
+    assert len(reasons) == 3, reasons
+    assert reasons[0].startswith("duration 6.0 s is outside the training clips' 0.8-0.8 s")
+    assert reasons[1].startswith("level") and reasons[2].startswith("feature distance")
+    assert any("1 of 3 classified file(s) are far outside" in w for w in doc["warnings"])
+    rc, out, err = run_cli(capsys, str(models / "logreg"), *inside, str(far))
+    assert "trained on toy (SYNTHETIC demo corpus)" in out and "far outside" in out
+    assert "warning: this model was trained on the SYNTHETIC demo corpus" in err
+    assert f"warning: {far}: duration 6.0 s" in err
+    rc, doc = predict_json(capsys, str(models / "logreg"), *inside, "--folds")
+    assert doc["bundle_kind"] == "folds" and len(doc["bundles"]) == 3
+    rc, doc = predict_json(capsys, str(models / "logreg"), *inside, "--fold", "2")
+    assert doc["bundle_kind"] == "fold" and doc["bundles"] == [str(models / "logreg" / "fold2")]
+    rc, _, err = run_cli(capsys, str(models / "logreg"), *inside, "--fold", "2", "--folds")
+    assert rc == 2 and "exclude each other" in err
+    (models / "leaderboard.json").write_text(json.dumps({"best": "gone"}))
+    rc, _, err = run_cli(capsys, str(models), *inside)
+    assert rc == 2 and "names model 'gone'" in err

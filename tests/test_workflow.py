@@ -101,6 +101,27 @@ def test_every_stage_produces_its_outputs(run_dir):
         assert name in html
     board = pd.read_csv(wd / "results/report/leaderboard.csv")
     assert len(board) == 3
+    # beside every score: chance, interval, worst speaker, leakage audit, cost
+    assert demo["chance"] == pytest.approx(1 / len(demo["labels_in_test"]))
+    assert demo["uar_interval"]["unit"] == "speaker" and len(demo["per_speaker"]) == 4
+    assert demo["leakage"]["test_speakers_in_training"] == 0
+    assert demo["corpus"]["synthetic"] is True and demo["cost"]["bundle_bytes"] > 0
+    assert demo["cost"]["feature_seconds_per_clip"] > 0 and demo["reload_max_abs_diff"] < 1e-6
+    assert demo["native_decision"]["agreement"] == 1.0  # svm labels = SVC.predict
+    assert "synthetic demo corpus" in html and "Provenance" in html
+    # a final model per dataset x model beside the fold bundles, and the best one named
+    for ds, model in (("demo", "svm"), ("demo", "xgb"), ("s2", "tab")):
+        final = json.loads((wd / f"results/models/{ds}/{model}/final/bundle.json").read_text())
+        assert final["train_info"]["fold"] is None
+    choice = json.loads((wd / "results/models/demo/leaderboard.json").read_text())
+    assert choice["best"] == board[board.dataset == "demo"].iloc[0].model
+    clip = wd / man["path"].iloc[0]
+    ser = str(Path(sys.executable).with_name("ser"))
+    proc = subprocess.run([ser, "predict", "results/models/demo", str(clip), "--format", "json"],
+                          cwd=wd, capture_output=True, text=True, check=True)
+    out = json.loads(proc.stdout)
+    assert out["bundles"] == [f"results/models/demo/{choice['best']}/final"]
+    assert out["corpus"]["synthetic"] is True and "SYNTHETIC" in out["warnings"][0]
 
 
 def test_second_run_is_a_noop(run_dir):

@@ -236,11 +236,16 @@ def load_bundle(bundle_dir: Path | str, runtime: str = "auto") -> Bundle:
 
 
 MODEL_DIR_HELP = (
-    "MODEL_DIR must be a trained model folder written by the workflow: either "
-    "results/models/DATASET/MODEL (holding fold0/, fold1/, ... bundles, which are averaged) or "
-    "one bundle folder such as results/models/DATASET/MODEL/fold0 (a bundle holds bundle.json, "
-    "scaler.npz and model/)"
+    "MODEL_DIR must be a folder written by the workflow: results/models/DATASET (the "
+    "leaderboard's best model, named in its leaderboard.json), results/models/DATASET/MODEL "
+    "(its final/ bundle trained on all clips; --folds averages its fold0/, fold1/, ... bundles "
+    "instead) or one bundle folder such as results/models/DATASET/MODEL/fold0 (a bundle holds "
+    "bundle.json, scaler.npz and model/)"
 )
+FINAL = "final"
+"""The bundle trained on every clip of a dataset (``train.final``), beside the fold bundles."""
+MODEL_CHOICE = "leaderboard.json"
+"""Written by the workflow into results/models/DATASET: the models and the best one."""
 
 
 class UsageError(Exception):
@@ -253,11 +258,23 @@ def _fold_key(p: Path) -> tuple[float, str]:
 
 
 def _bundle_dirs_under(d: Path) -> list[Path]:
+    """Sub-folders that are bundles: the fold bundles in fold order, then any others."""
     if not d.is_dir():
         return []
     subs = [s for s in d.iterdir()
             if s.is_dir() and not s.name.startswith(".") and (s / "bundle.json").is_file()]
     return sorted(subs, key=_fold_key)
+
+
+def read_model_choice(dataset_dir: Path) -> dict[str, Any] | None:
+    """leaderboard.json of a dataset's model folder (None when there is none)."""
+    path = Path(dataset_dir) / MODEL_CHOICE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
 
 
 def read_bundle_doc(bundle_dir: Path) -> dict[str, Any]:
@@ -272,8 +289,11 @@ def read_bundle_doc(bundle_dir: Path) -> dict[str, Any]:
     return doc
 
 
-def find_bundles(model_dir: str | os.PathLike, fold: int | None = None) -> list[Path]:
-    """Bundle folders for MODEL_DIR (one bundle, or its fold bundles; ``fold`` picks one).
+def find_bundles(model_dir: str | os.PathLike, fold: int | None = None, *,
+                 folds: bool = False) -> list[Path]:
+    """Bundle folders for MODEL_DIR: one bundle; a model folder's final bundle (trained on all
+    clips), or with ``folds`` its fold bundles (averaged by the caller), or with ``fold`` one of
+    them; a dataset folder's best model (its leaderboard.json), resolved the same way.
 
     Raises :class:`UsageError` explaining what a model folder looks like.
     """
@@ -282,6 +302,13 @@ def find_bundles(model_dir: str | os.PathLike, fold: int | None = None) -> list[
         raise UsageError(f"MODEL_DIR {d} does not exist. {MODEL_DIR_HELP}")
     if not d.is_dir():
         raise UsageError(f"MODEL_DIR {d} is a file, not a folder. {MODEL_DIR_HELP}")
+    choice = read_model_choice(d) if not (d / "bundle.json").is_file() else None
+    if choice is not None and not _bundle_dirs_under(d):
+        best = d / str(choice.get("best", ""))
+        if not best.is_dir():
+            raise UsageError(f"{d / MODEL_CHOICE} names model {choice.get('best')!r}, but "
+                             f"{best} does not exist; give a model folder. {MODEL_DIR_HELP}")
+        return find_bundles(best, fold, folds=folds)
     if (d / "bundle.json").is_file():
         if fold is not None:
             got = read_bundle_doc(d).get("train_info", {}).get("fold")
@@ -305,4 +332,12 @@ def find_bundles(model_dir: str | os.PathLike, fold: int | None = None) -> list[
             names = ", ".join(b.name for b in found)
             raise UsageError(f"--fold {fold}: {d} has no fold{fold}/ bundle (it has {names})")
         return chosen
-    return found
+    fold_bundles = [b for b in found if b.name != FINAL]
+    if folds:
+        if not fold_bundles:
+            raise UsageError(f"--folds: {d} has no fold bundles (it has "
+                             f"{', '.join(b.name for b in found)})")
+        return fold_bundles
+    if (d / FINAL / "bundle.json").is_file():
+        return [d / FINAL]
+    return fold_bundles or found

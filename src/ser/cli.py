@@ -86,7 +86,9 @@ def expand_inputs(inputs: Sequence[str]) -> tuple[list[str | FileResult], list[s
 def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the command-line options of `ser predict`."""
     p.add_argument("model_dir", metavar="MODEL_DIR",
-                   help="results/models/DATASET/MODEL (fold bundles averaged) or one bundle")
+                   help="results/models/DATASET (the leaderboard's best model), "
+                        "results/models/DATASET/MODEL (its final bundle, trained on all clips) "
+                        "or one bundle folder")
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_FOLDER",
                    help="audio/video files; folders are searched recursively")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table",
@@ -95,7 +97,10 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
                    help="mark a file 'uncertain' when its confidence is below T (0..1; "
                         "default: never)")
     p.add_argument("--fold", type=int, default=None, metavar="K",
-                   help="use only bundle fold{K} of MODEL_DIR")
+                   help="use only bundle fold{K} of MODEL_DIR (reproduces that fold's "
+                        "evaluation)")
+    p.add_argument("--folds", action="store_true",
+                   help="average the fold bundles of MODEL_DIR instead of its final bundle")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for decoding and features (default: CPU count; "
                         "0 = in the main process)")
@@ -157,8 +162,11 @@ def run_predict(args: argparse.Namespace) -> tuple[PredictResult, list[str]]:
     paths = [i for i in items if isinstance(i, str)]
     jobs = (os.cpu_count() or 1) if args.jobs is None else args.jobs
     jobs = min(jobs, len(paths))
+    if getattr(args, "folds", False) and args.fold is not None:
+        raise UsageError("--fold K and --folds exclude each other: one fold bundle, or all")
     with Predictor(args.model_dir, fold=args.fold, jobs=jobs,
-                   runtime=getattr(args, "runtime", "auto")) as predictor:
+                   runtime=getattr(args, "runtime", "auto"),
+                   folds=getattr(args, "folds", False)) as predictor:
         result = predictor.predict_files(paths, threshold, segment=segment)
         if getattr(args, "plot", None):
             from ser.timeline import plot_timelines
@@ -284,11 +292,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 _PREDICT_DESCRIPTION = """\
 Classify audio or video files (any container the workflow's audio stage accepts; folders are
-searched recursively) with a model trained by the workflow. MODEL_DIR is a results/models/DATASET/
-MODEL folder (its fold bundles are averaged) or one fold{K} bundle."""
+searched recursively) with a model trained by the workflow. MODEL_DIR is a results/models/DATASET
+folder (the leaderboard's best model), a results/models/DATASET/MODEL folder (its final bundle,
+trained on all clips; --folds averages its fold bundles, --fold K uses one) or one bundle.
+A warning says when the model was trained on the synthetic demo corpus, and when a file lies far
+outside the data it was trained on (duration, level or features beyond the training clips')."""
 
 _PREDICT_EPILOG = (
-    "examples, after `make demo` (the workflow on the embedded demo corpus):\n"
+    "examples, after the workflow on real speech (config/ravdess-dev.yaml, README):\n"
+    "  ser predict results-ravdess/results/models/ravdess my_clip.wav\n"
+    "after `make demo` (the synthetic demo corpus: checks the install, not for real speech):\n"
     "  ser predict results/models/demo/conf_dnn results/demo/demo/Actor_01\n"
     "  ser predict results/models/demo/svm results/demo/demo/Actor_02/01-01-05-01-02-01-02.mp4"
     " --format json --threshold 0.5\n"

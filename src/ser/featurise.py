@@ -35,6 +35,7 @@ class Featurised:
     duration: float | None = None
     features: dict[Spec, np.ndarray] = field(default_factory=dict)
     quality: dict[str, Any] | None = None  # ser.quality estimates of the file as given
+    level: float | None = None  # RMS dBFS of the decoded clip, compared with training's
 
 
 _EXTRACTORS: dict[tuple[str, str], Any] = {}
@@ -113,6 +114,9 @@ def featurise(path: str, audio: dict[str, Any], specs: Sequence[Spec]) -> Featur
     except OSError as exc:
         return Featurised(path, f"unreadable: {exc.strerror or exc}")
     duration = round(signal.size / sr, 4)
+    from ser.trust import signal_stats
+
+    level = round(signal_stats(signal, sr)[1], 2)
     feats: dict[Spec, np.ndarray] = {}
     for spec in specs:
         try:
@@ -121,7 +125,7 @@ def featurise(path: str, audio: dict[str, Any], specs: Sequence[Spec]) -> Featur
             name = "+".join(n for n, _ in spec)
             return Featurised(path, f"features failed ({name}): {type(exc).__name__}: {exc}",
                               duration)
-    return Featurised(path, None, duration, feats, quality)
+    return Featurised(path, None, duration, feats, quality, level)
 
 
 def warm(specs: Sequence[Spec], sample_rate: int) -> None:

@@ -12,6 +12,7 @@ import itertools
 import os
 import random
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -235,7 +236,10 @@ def fit_model(
 ) -> tuple[Any, dict[str, Any], pd.DataFrame | None, dict[str, Any]]:
     """Tune (optional), hold out validation speakers, scale, SMOTE, weight and fit one model.
 
-    `blocks` (columns per fused feature set) become a late fusion's `blocks` unless set."""
+    `blocks` (columns per fused feature set) become a late fusion's `blocks` unless set.
+    The returned info records ``train_seconds`` (tuning included) and ``fit_seconds`` (the
+    final fit), the training cost the report shows."""
+    t_start = time.perf_counter()
     arch, params, training = _split_cfg(model_cfg)
     if arch == "late_fusion" and blocks and not params.get("blocks"):
         params = {**params, "blocks": list(blocks)}
@@ -284,12 +288,20 @@ def fit_model(
     n_before = len(y_fit)
     if smote == "train_only":
         Xs_fit, y_fit = oversample(Xs_fit, y_fit, seed)
+    # the fitting rows' speakers, for families that calibrate by inner CV (svm): each speaker
+    # stays on one side of it (not after SMOTE, whose synthetic rows have no speaker)
+    extra: dict[str, Any] = {}
+    if getattr(model, "FIT_TAKES_GROUPS", False) and by_speaker and spk is not None \
+            and len(y_fit) == n_before:
+        extra["groups"] = spk[fit]
+    t_fit = time.perf_counter()
     history = model.fit(
         Xs_fit, y_fit,
         Xs_val if val.any() else None, y_val if val.any() else None,
         class_weight=_class_weight(y_fit) if use_cw else None,
-        threads=threads, verbose=0,
+        threads=threads, verbose=0, **extra,
     )
+    fit_seconds = time.perf_counter() - t_fit
     info = {
         "arch": arch,
         "params": getattr(model, "params", final_params),
@@ -304,6 +316,8 @@ def fit_model(
         "n_val": int(val.sum()),
         "val_speakers": sorted(set(spk[val])) if spk is not None and by_speaker else [],
         "validation": ("speakers" if by_speaker else "random") if val.any() else "none",
+        "fit_seconds": round(fit_seconds, 3),
+        "train_seconds": round(time.perf_counter() - t_start, 3),
     }
     if history is not None and not isinstance(history, pd.DataFrame):
         history = pd.DataFrame(history)

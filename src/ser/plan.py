@@ -267,6 +267,11 @@ class Plan:
         return [(d, m) for d in self.datasets for m in self.models_for(d)]
 
     @property
+    def final_pairs(self) -> list[tuple[str, str]]:
+        """(dataset, model) pairs that also get a final model on all clips (`train.final`)."""
+        return self.pairs if self.config.get("train", {}).get("final", True) else []
+
+    @property
     def model_datasets(self) -> list[str]:
         """Datasets with at least one model (each gets a leaderboard.json beside its models)."""
         return list(dict.fromkeys(d for d, _ in self.pairs))

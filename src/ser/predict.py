@@ -16,9 +16,15 @@ Why it is built this way:
 - One model for many threads (``ser serve``): the pool, the bundles and the model step are
   guarded by a lock, so concurrent requests share one loaded Predictor.
 
-MODEL_DIR is ``results/models/DATASET/MODEL`` (its fold bundles are averaged: mean probability;
-confidence = mean of the models' confidence branches when every bundle has one, else the maximum
-averaged probability) or one bundle folder (``.../fold2``, a cross-corpus ``bundle``).
+MODEL_DIR is ``results/models/DATASET`` (the leaderboard's best model), ``.../DATASET/MODEL``
+(its ``final`` bundle, trained on all clips; with ``folds=True`` its fold bundles averaged: mean
+probability; confidence = mean of the models' confidence branches when every bundle has one,
+else the maximum averaged probability) or one bundle folder (``.../fold2``, a cross-corpus
+``bundle``).
+
+It also says what a label is worth: a warning when the model was trained on the synthetic demo
+corpus, and per file the reasons it lies far outside the training data (duration, level or
+feature distance beyond the training clips', recorded in each bundle's profile).
 """
 
 from __future__ import annotations
@@ -35,7 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from ser.bundle import MODEL_DIR_HELP, UsageError, find_bundles, load_bundle, read_bundle_doc
+from ser.bundle import (
+    FINAL,
+    MODEL_DIR_HELP,
+    UsageError,
+    find_bundles,
+    load_bundle,
+    read_bundle_doc,
+)
 from ser.featurise import (
     Featurised,
     Spec,
@@ -50,6 +63,12 @@ from ser.models import RUNTIMES, combine_runtimes, runtime_of
 from ser.predict_output import FileResult, PredictResult, SegmentResult
 from ser.quality import outside_training_dict
 from ser.segment import SegmentedFile, SegmentParams, featurise_segments, summarise_file
+from ser.trust import outside_training
+
+SYNTHETIC_WARNING = (
+    "this model was trained on the SYNTHETIC demo corpus (generated tones and noise, not "
+    "speech): it shows that the workflow runs, and its labels mean nothing for real "
+    "recordings; train on recorded emotional speech (README: your own corpora)")
 
 DEFAULT_AUDIO = {"sample_rate": 16000, "min_duration": 0.3, "silence_dbfs": -60.0,
                  "trim_db": None}
@@ -63,7 +82,7 @@ class Predictor:
     """
 
     def __init__(self, model_dir: str | os.PathLike, *, fold: int | None = None,
-                 jobs: int | None = None, runtime: str = "auto") -> None:
+                 jobs: int | None = None, runtime: str = "auto", folds: bool = False) -> None:
         if runtime not in RUNTIMES:
             raise UsageError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         self.runtime = runtime
@@ -73,8 +92,9 @@ class Predictor:
         self.jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
         if self.jobs < 0:
             raise UsageError(f"--jobs must be >= 0, got {self.jobs}")
-        self.bundle_dirs = find_bundles(self.model_dir, fold)
+        self.bundle_dirs = find_bundles(self.model_dir, fold, folds=folds)
         self.docs = [read_bundle_doc(b) for b in self.bundle_dirs]
+        self.corpus, self.bundle_kind = self._trained_on()
         self.specs_per_bundle = [feature_spec(doc["feature_set"]) for doc in self.docs]
         self.specs: list[Spec] = list(dict.fromkeys(self.specs_per_bundle))
         self.audio = self._audio_params()
@@ -92,11 +112,32 @@ class Predictor:
         # what every bundle was trained for (None: a bundle from before conditions were recorded)
         self.training_conditions = shared_conditions(
             [(doc.get("train_info") or {}).get("training_conditions") for doc in self.docs])
+        if self.corpus.get("synthetic"):
+            self.notes.insert(0, SYNTHETIC_WARNING)
         self._bundles: list[Any] | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.RLock()
         self.load_seconds = 0.0
         self.has_confidence = False
+
+    def _trained_on(self) -> tuple[dict[str, Any], str]:
+        """What the bundles were trained on (corpus record; synthetic if any bundle's is) and
+        which kind of bundle runs: final, folds, fold or bundle."""
+        infos = [doc.get("train_info") or {} for doc in self.docs]
+        corpora = [info.get("corpus") or {} for info in infos]
+        datasets = sorted({str(c.get("dataset") or info.get("dataset") or "")
+                           for c, info in zip(corpora, infos, strict=True)} - {""})
+        corpus = {"dataset": "+".join(datasets) or None,
+                  "synthetic": any(bool(c.get("synthetic")) for c in corpora)}
+        if len(self.bundle_dirs) > 1:
+            kind = "folds"
+        elif self.bundle_dirs[0].name == FINAL:
+            kind = "final"
+        elif infos[0].get("fold") is not None:
+            kind = "fold"
+        else:
+            kind = "bundle"
+        return corpus, kind
 
     def _audio_params(self) -> dict[str, Any]:
         params = []
@@ -220,7 +261,8 @@ class Predictor:
             normalize=self.normalize,
             confidence="model" if self.has_confidence else "max_prob",
             runtime=self.runtime_used, threshold=threshold, files=files, warnings=notes,
-            timing=timing, segmentation=segmentation,
+            timing=timing, segmentation=segmentation, corpus=dict(self.corpus),
+            bundle_kind=self.bundle_kind,
         )
 
     def predict_files(self, paths: Sequence[str | os.PathLike], threshold: float | None = None,
@@ -243,9 +285,11 @@ class Predictor:
         ok = [f for f in feats if f.reason is None]
         notes = list(self.notes)
         probs = conf = None
+        outside: dict[str, list[str]] = {}
         if ok:
             probs, conf, more = self._predict_features(ok)
             notes += more
+            outside = self._outside_training(ok)
         t3 = time.perf_counter()
         files: list[FileResult] = []
         row = {f.path: i for i, f in enumerate(ok)}
@@ -263,11 +307,11 @@ class Predictor:
                 probabilities={lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
                 duration=f.duration, quality=f.quality,
                 outside_training=(outside_training_dict(f.quality, self.training_conditions)
-                                  if f.quality is not None else None),
+                                  if f.quality is not None else []) + outside.get(f.path, []),
             ))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
                   "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
-        return self._result(files, threshold, notes, timing)
+        return self._result(files, threshold, notes + _outside_note(files), timing)
 
     def predict_segments(self, paths: Sequence[str | os.PathLike], params: SegmentParams,
                          threshold: float | None = None) -> PredictResult:
@@ -292,9 +336,11 @@ class Predictor:
               for f in done for s in f.segments if s.reason is None]
         notes = list(self.notes)
         probs = conf = None
+        outside: dict[str, list[str]] = {}
         if ok:
             probs, conf, more = self._predict_features(ok)
             notes += more
+            outside = self._outside_training(ok)  # segments of a file: their reasons merged
         t3 = time.perf_counter()
         use_threshold = threshold is not None and threshold > 0
         files: list[FileResult] = []
@@ -321,11 +367,30 @@ class Predictor:
                     reason=f"no segment could be classified ({len(segs)} found: {reasons})"))
             else:
                 files.append(FileResult(f.path, "ok", duration=f.duration, segments=segs,
+                                        outside_training=outside.get(f.path, []),
                                         **summarise_file(segs, self.labels, threshold,
                                                          model_confidence=self.has_confidence)))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
                   "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
-        return self._result(files, threshold, notes, timing, params.to_json())
+        return self._result(files, threshold, notes + _outside_note(files), timing,
+                            params.to_json())
+
+    def _outside_training(self, ok: list[Featurised]) -> dict[str, list[str]]:
+        """Per file, why it lies far outside the data the bundles were trained on (the reasons
+        of every bundle with a recorded profile, once each)."""
+        assert self._bundles is not None
+        out: dict[str, list[str]] = {}
+        for f in ok:
+            reasons = out.setdefault(f.path, [])
+            for bundle, spec in zip(self._bundles, self.specs_per_bundle, strict=True):
+                if not bundle.profile:
+                    continue
+                for r in outside_training(bundle.profile, bundle.profile_arrays,
+                                          f.features.get(spec), f.duration, f.level):
+                    kind = r.split(" ", 1)[0]
+                    if not any(x.startswith(kind) for x in reasons):
+                        reasons.append(r)
+        return out
 
     def _predict_features(self, ok: list[Featurised]
                           ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -370,3 +435,14 @@ class Predictor:
                 notes.append("a single file standardises to all zeros under speaker "
                              "normalisation: its prediction does not depend on the audio")
         return probs, conf, notes
+
+
+def _outside_note(files: Sequence[FileResult]) -> list[str]:
+    """One warning line counting the classified files outside the training data (their
+    reasons are in each file's ``outside_training``)."""
+    ok = [f for f in files if f.status == "ok"]
+    far = sum(bool(f.outside_training) for f in ok)
+    if not far:
+        return []
+    return [f"{far} of {len(ok)} classified file(s) lie outside the data the model was trained "
+            "on (outside_training): their labels are guesses beyond what it has seen"]

@@ -18,7 +18,7 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [
         "model_dir", "bundles", "fold", "labels", "feature_sets", "normalize", "confidence",
-        "runtime", "threshold", "summary", "warnings", "files",
+        "runtime", "threshold", "summary", "corpus", "bundle_kind", "warnings", "files",
     ],
     "additionalProperties": False,
     "properties": {
@@ -51,6 +51,23 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {k: {"type": "integer", "minimum": 0}
                            for k in ("files", "ok", "error", "uncertain")},
+        },
+        "corpus": {
+            "type": "object",
+            "required": ["synthetic"],
+            "properties": {
+                "dataset": {"type": ["string", "null"]},
+                "synthetic": {"type": "boolean",
+                              "description": "trained on the generated demo corpus: not meant "
+                                             "for real speech (a warning says so)"},
+            },
+            "description": "what the model was trained on",
+        },
+        "bundle_kind": {
+            "enum": ["final", "folds", "fold", "bundle"],
+            "description": "final: the model trained on all clips; folds: the fold bundles "
+                           "averaged (--folds); fold: one fold bundle (--fold); bundle: a "
+                           "bundle folder given directly",
         },
         "warnings": {"type": "array", "items": {"type": "string"}},
         "timing": {
@@ -118,9 +135,10 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
                 },
                 "outside_training": {
                     "type": "array", "items": {"type": "string"},
-                    "description": "why the file lies outside the conditions the model was "
-                                   "trained for (estimated SNR below them, telephone band, "
-                                   "clipping); [] when inside",
+                    "description": "why the file lies outside what the model was trained on: "
+                                   "recording conditions (estimated SNR below them, telephone "
+                                   "band, clipping) and duration, level or feature distance "
+                                   "beyond the training clips'; [] when inside",
                 },
                 "segments": {
                     "type": "array", "items": {"$ref": "#/$defs/segment"},
@@ -140,7 +158,7 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
                         "reason": {"type": "null"}, "label": {"type": "string"},
                         "confidence": {"type": "number"}, "uncertain": {"type": "boolean"},
                         "probabilities": {"type": "object", "minProperties": 2},
-                        "duration": {"type": "number"},
+                        "duration": {"type": "number"}, "outside_training": {"type": "array"},
                     }},
                     "else": {"properties": {
                         "reason": {"type": "string", "minLength": 1}, "label": {"type": "null"},
@@ -220,6 +238,10 @@ class PredictResult:
     warnings: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
     segmentation: dict[str, Any] | None = None
+    #: what the model was trained on: {dataset, synthetic, ...} of its bundles
+    corpus: dict[str, Any] = field(default_factory=dict)
+    #: final (all clips), folds (fold bundles averaged), fold (one), bundle (other)
+    bundle_kind: str = "bundle"
 
     def summary(self) -> dict[str, int]:
         """Counts of files, ok, error and uncertain."""
@@ -234,6 +256,7 @@ class PredictResult:
             "labels": self.labels, "feature_sets": self.feature_sets,
             "normalize": self.normalize, "confidence": self.confidence,
             "runtime": self.runtime, "threshold": self.threshold, "summary": self.summary(),
+            "corpus": self.corpus, "bundle_kind": self.bundle_kind,
             "warnings": self.warnings,
             "timing": {k: round(v, 4) for k, v in self.timing.items()},
         }
@@ -250,8 +273,11 @@ def _fmt_prob(p: float) -> str:
 def format_table(result: PredictResult) -> str:
     """Aligned columns for people: status, top label, confidence, top-3 (or the reason)."""
     names = ", ".join(Path(b).name for b in result.bundles)
-    head = (f"model {result.model_dir}: {len(result.bundles)} bundle(s) ({names}); features "
-            f"{', '.join(result.feature_sets)}; confidence: "
+    trained = result.corpus.get("dataset") or "?"
+    if result.corpus.get("synthetic"):
+        trained += " (SYNTHETIC demo corpus)"
+    head = (f"model {result.model_dir}: {len(result.bundles)} bundle(s) ({names}); trained on "
+            f"{trained}; features {', '.join(result.feature_sets)}; confidence: "
             f"{'confidence branch' if result.confidence == 'model' else 'max probability'}; "
             f"runtime {result.runtime}")
     rows: list[tuple[str, ...]] = [("PATH", "STATUS", "LABEL", "CONF", "SNR",
@@ -259,9 +285,10 @@ def format_table(result: PredictResult) -> str:
     notes: list[str] = []
     for f in result.files:
         status, label, conf, top = _table_cells(f)
-        rows.append((f.path, status, label, conf, _quality_cell(f), top))
+        rows.append((f.path, status, label + ("*" if f.outside_training else ""), conf,
+                     _quality_cell(f), top))
         if f.outside_training:
-            notes.append(f"! {f.path}: outside the training conditions: "
+            notes.append(f"! {f.path}: outside the training data: "
                          + "; ".join(f.outside_training))
         for s in f.segments or []:
             status, label, conf, top = _table_cells(s)
@@ -285,6 +312,9 @@ def format_table(result: PredictResult) -> str:
     tail = f"{s['files']} file(s): {s['ok']} classified, {s['error']} failed"
     if result.threshold is not None and result.threshold > 0:
         tail += f", {s['uncertain']} uncertain (confidence < {result.threshold:g})"
+    outside = sum(bool(f.outside_training) for f in result.files)
+    if outside:
+        tail += f"; {outside} outside the training data (label*, lines with !)"
     lines.append(tail)
     return "\n".join(lines) + "\n"
 
@@ -317,7 +347,7 @@ def csv_columns(labels: Sequence[str], segments: bool = False) -> list[str]:
                 "uncertain", "duration", *(f"prob_{lab}" for lab in labels),
                 *(f"share_{lab}" for lab in labels)]
     return ["path", "status", "reason", "label", "confidence", "uncertain", "duration",
-            *(f"prob_{lab}" for lab in labels)]
+            "outside_training", *(f"prob_{lab}" for lab in labels)]
 
 
 def _cell(v: Any) -> str:
@@ -344,6 +374,8 @@ def write_csv(result: PredictResult, out: Any) -> None:
         if not segmented:
             w.writerow([_cell(f.path), f.status, _cell(f.reason), _cell(f.label),
                         _cell(f.confidence), _cell(f.uncertain), _cell(f.duration),
+                        _cell(None if f.outside_training is None
+                              else "; ".join(f.outside_training)),
                         *(_cell(probs.get(lab)) for lab in labels)])
             continue
         for i, s in enumerate(f.segments or []):

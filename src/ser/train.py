@@ -38,6 +38,7 @@ from ser.predictions import predict_frame, prediction_frame, write_predictions
 from ser.quality import conditions_of_rows
 from ser.smote import SMOTE_MODES, assign_synthetic, smote_before_split
 from ser.splits import load_splits
+from ser.trust import bundle_profile
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,18 @@ def train_fold(
     condition_balance: bool = False,
     emotions: list[str] | None = None,
     audio: dict[str, Any] | None = None,
+    manifest: PathLike | None = None,
+    corpus: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train fold ``fold`` of a split; write its bundle and its test predictions.
 
     Test part: all rows (clean and noisy) whose source clip is test data in ``fold``. Training
     part: the other split rows (clean only; clean and every degraded copy with
     ``train_on='clean+noisy'``; or clean rows and/or copies of the listed condition kinds).
-    Rows whose clip is not in the split are left out and counted (``n_unsplit``).
+    Rows whose clip is not in the split are left out and counted (``n_unsplit``). The bundle
+    records ``corpus`` (e.g. ``{"synthetic": true}``) and the training profile (feature
+    distance of the training clips; their durations and levels from ``manifest``'s WAVs) that
+    `ser predict` checks new files against.
     """
     t0 = time.perf_counter()
     _check_options(smote, train_on)
@@ -167,11 +173,13 @@ def train_fold(
         "n_unsplit": int(unsplit.sum()),
         "train_speakers": sorted(set(meta_tr["speaker"].astype(str))) if by_speaker else [],
         "training_conditions": conditions_of_rows(meta_tr),
+        "corpus": corpus or {"dataset": dataset},
         **fit_info,
     }
     save_bundle(
         bundle_dir, model, labels=labels, scaler=scaler, feature_set=feature_set, audio=audio,
         normalize=fit_info["normalize"], train_info=train_info, history=history,
+        profile=bundle_profile(meta_tr, X_tr, manifest, seed),
     )
     # after saving: a Keras model now predicts through the LiteRT copy that `ser predict` runs
     Xs_te = apply_scaler(X[test_mask], scaler, spk_te)
@@ -231,11 +239,15 @@ def train_full(
     condition_balance: bool = False,
     emotions: list[str] | None = None,
     audio: dict[str, Any] | None = None,
+    manifest: PathLike | None = None,
+    corpus: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train on every row of a corpus (for cross-corpus testing); writes only the bundle.
+    """Train on every row of a corpus (the final model of a dataset x model, or the training
+    side of a cross-corpus pair); writes only the bundle.
 
     Validation speakers come from the corpus itself (a random clip subset when speakers are
     unknown). ``smote: before_split`` here just oversamples the whole (training-only) corpus.
+    ``manifest`` and ``corpus`` as in :func:`train_fold`.
     """
     t0 = time.perf_counter()
     _check_options(smote, train_on)
@@ -265,12 +277,14 @@ def train_full(
         "emotions": emotions,
         "n_train": int(mask.sum()),
         "training_conditions": conditions_of_rows(meta_tr),
+        "corpus": corpus or {"dataset": dataset},
         **fit_info,
     }
     save_bundle(
         bundle_dir, model, labels=labels, scaler=scaler, feature_set=feature_set_info(meta),
         audio=dict(audio or {"sample_rate": meta.get("sample_rate", 16000)}),
         normalize=fit_info["normalize"], train_info=train_info, history=history,
+        profile=bundle_profile(meta_tr, X_tr, manifest, seed),
     )
     return {
         "dataset": dataset,

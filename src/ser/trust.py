@@ -394,7 +394,7 @@ def check_bundles(bundle_dirs: Sequence[Path], feature_tables: Sequence[Path],
                     if model_json.is_file() else None)
         sizes.append(folder_bytes(bdir))
         params.append(n_params)
-        train_s.append(info.get("fit_seconds"))
+        train_s.append(info.get("train_seconds", info.get("fit_seconds")))
         fold = info.get("fold")
         rows = clean[clean["fold"].astype(int) == int(fold)] if fold is not None else clean
         ids = rows["id"].astype(str)
@@ -475,6 +475,10 @@ def _native_rule(doc: Mapping[str, Any]) -> str:
 PROFILE_FILE = "profile.npz"
 PROFILE_SAMPLE = 300
 """Training WAVs read (at most, seeded sample) for the duration and level ranges of a bundle."""
+LEVEL_MARGIN_DB = 1.0
+DURATION_MARGIN = 0.02
+"""Slack on the training ranges (1 dB; 2 % of the duration): a training clip re-decoded from
+its source file must not look new because of rounding."""
 
 
 def signal_stats(signal: np.ndarray, sample_rate: int) -> tuple[float, float]:
@@ -555,12 +559,13 @@ def outside_training(summary: Mapping[str, Any], arrays: Mapping[str, np.ndarray
     reasons = []
     dur = summary.get("duration_s") or {}
     if duration is not None and dur.get("n"):
-        if not dur["min"] <= duration <= dur["max"]:
+        if not (dur["min"] * (1 - DURATION_MARGIN) <= duration
+                <= dur["max"] * (1 + DURATION_MARGIN)):
             reasons.append(f"duration {duration:.1f} s is outside the training clips' "
                            f"{dur['min']:.1f}-{dur['max']:.1f} s")
     lvl = summary.get("level_dbfs") or {}
     if level is not None and lvl.get("n"):
-        if not lvl["min"] <= level <= lvl["max"]:
+        if not lvl["min"] - LEVEL_MARGIN_DB <= level <= lvl["max"] + LEVEL_MARGIN_DB:
             reasons.append(f"level {level:.1f} dBFS is outside the training clips' "
                            f"{lvl['min']:.1f} to {lvl['max']:.1f} dBFS")
     dist = summary.get("feature_distance") or {}

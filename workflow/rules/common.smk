@@ -118,7 +118,11 @@ def all_fold_models(wc):
         f"results/models/{d}/{m}/fold{k}"
         for d, m in plan.pairs
         for k in dataset_folds(d)
-    ]
+    ] + all_final_models()
+
+
+def all_final_models():
+    return [f"results/models/{d}/{m}/final" for d, m in plan.final_pairs]
 
 
 def all_metrics():

@@ -155,6 +155,11 @@ rule model_choice:
             for d, m in plan.pairs
             if d == wc.dataset
         ],
+        final=lambda wc: [
+            f"results/models/{d}/{m}/final"
+            for d, m in plan.final_pairs
+            if d == wc.dataset
+        ],
     output:
         "results/models/{dataset}/leaderboard.json",
     log:

@@ -21,6 +21,7 @@ rule train_fold:
     input:
         features=model_feature_tables,
         splits="results/splits/{dataset}.parquet",
+        manifest="results/manifests/{dataset}.parquet",
     output:
         bundle=directory("results/models/{dataset}/{model}/fold{fold}"),
         predictions="results/eval/{dataset}/{model}/folds/fold{fold}.parquet",
@@ -39,8 +40,35 @@ rule train_fold:
         train=config["train"],
         audio=config["audio"],
         emotions=config.get("emotions"),
+        corpus=lambda wc: plan.corpus_info(wc.dataset),
     script:
         "../../scripts/train_fold.py"
+
+
+rule train_final:
+    input:
+        features=model_feature_tables,
+        manifest="results/manifests/{dataset}.parquet",
+    output:
+        bundle=directory("results/models/{dataset}/{model}/final"),
+    log:
+        "results/logs/train/{dataset}/{model}/final.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=lambda wc: gpu_request(wc.model),
+    params:
+        model=lambda wc: plan.model(wc.model),
+        split=lambda wc: plan.split_cfg(wc.dataset),
+        train=config["train"],
+        audio=config["audio"],
+        emotions=config.get("emotions"),
+        corpus=lambda wc: plan.corpus_info(wc.dataset),
+    script:
+        "../../scripts/train_final.py"
 
 
 rule cross_corpus:

@@ -88,6 +88,8 @@ class BaseModel:
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
     #: params whose type the family checks itself (e.g. svm gamma: "scale" or a number)
     ANY_TYPE: ClassVar[frozenset[str]] = frozenset()
+    #: whether `fit` takes `groups=` (the training rows' speakers)
+    FIT_TAKES_GROUPS: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ class SklearnModel(BaseModel):
     input_kind: ClassVar[str] = "vector"
     #: fully qualified type names skops may instantiate on load (beyond its safe defaults)
     TRUSTED: ClassVar[list[str]] = []
+    FIT_TAKES_GROUPS: ClassVar[bool] = True
 
     estimator: Any = None
 
