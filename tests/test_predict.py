@@ -298,7 +298,7 @@ def test_folder_recursion_finds_media_files_only(toy, capsys) -> None:
     assert doc["files"][-1] == {"path": str(empty), "status": "error",
                                 "reason": "folder holds no audio or video file", "label": None,
                                 "confidence": None, "uncertain": None, "probabilities": None,
-                                "duration": None}
+                                "duration": None, "outside_training": None}
     assert rc == 1 and any("skipped 1 file" in w for w in doc["warnings"])
 
 

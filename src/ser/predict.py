@@ -376,20 +376,25 @@ class Predictor:
                             params.to_json())
 
     def _outside_training(self, ok: list[Featurised]) -> dict[str, list[str]]:
-        """Per file, why it lies far outside the data the bundles were trained on (the reasons
-        of every bundle with a recorded profile, once each)."""
+        """Per file, why it lies far outside the data the bundles were trained on. With several
+        bundles (folds averaged) a check fails only when it fails for every bundle that has a
+        profile: together they were trained on all clips. Segments of one file are merged."""
         assert self._bundles is not None
+        profiled = [(b, spec) for b, spec in zip(self._bundles, self.specs_per_bundle,
+                                                 strict=True) if b.profile]
         out: dict[str, list[str]] = {}
         for f in ok:
             reasons = out.setdefault(f.path, [])
-            for bundle, spec in zip(self._bundles, self.specs_per_bundle, strict=True):
-                if not bundle.profile:
-                    continue
-                for r in outside_training(bundle.profile, bundle.profile_arrays,
-                                          f.features.get(spec), f.duration, f.level):
-                    kind = r.split(" ", 1)[0]
-                    if not any(x.startswith(kind) for x in reasons):
-                        reasons.append(r)
+            if not profiled:
+                continue
+            per_bundle = [outside_training(b.profile, b.profile_arrays, f.features.get(spec),
+                                           f.duration, f.level) for b, spec in profiled]
+            kinds = [{r.split(" ", 1)[0] for r in rs} for rs in per_bundle]
+            common = set.intersection(*kinds)
+            for r in per_bundle[0]:
+                kind = r.split(" ", 1)[0]
+                if kind in common and not any(x.startswith(kind) for x in reasons):
+                    reasons.append(r)
         return out
 
     def _predict_features(self, ok: list[Featurised]
