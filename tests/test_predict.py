@@ -298,7 +298,7 @@ def test_folder_recursion_finds_media_files_only(toy, capsys) -> None:
     assert doc["files"][-1] == {"path": str(empty), "status": "error",
                                 "reason": "folder holds no audio or video file", "label": None,
                                 "confidence": None, "uncertain": None, "probabilities": None,
-                                "duration": None, "outside_training": None}
+                                "duration": None}
     assert rc == 1 and any("skipped 1 file" in w for w in doc["warnings"])
 
 
@@ -496,16 +496,19 @@ def test_final_bundle_best_model_and_what_the_model_was_trained_on(toy, capsys, 
     assert doc["corpus"] == {"dataset": "toy", "synthetic": True}
     assert "SYNTHETIC demo corpus" in doc["warnings"][0]
     by_path = {f["path"]: f for f in doc["files"]}
-    assert [by_path[p]["outside_training"] for p in inside] == [[], []]  # training clips
-    reasons = by_path[str(far)]["outside_training"]
+    profile = ("duration", "level", "feature")  # the training-profile reasons (ser.trust)
+    for p in inside:  # training clips: inside the profile
+        assert not [r for r in by_path[p]["outside_training"] if r.startswith(profile)]
+    reasons = [r for r in by_path[str(far)]["outside_training"] if r.startswith(profile)]
     assert len(reasons) == 3, reasons
     assert reasons[0].startswith("duration 6.0 s is outside the training clips' 0.8-0.8 s")
     assert reasons[1].startswith("level") and reasons[2].startswith("feature distance")
-    assert any("1 of 3 classified file(s) are far outside" in w for w in doc["warnings"])
+    assert any("classified file(s) lie outside the data the model was trained on" in w
+               for w in doc["warnings"])
     rc, out, err = run_cli(capsys, str(models / "logreg"), *inside, str(far))
-    assert "trained on toy (SYNTHETIC demo corpus)" in out and "far outside" in out
+    assert "trained on toy (SYNTHETIC demo corpus)" in out
+    assert f"! {far}: outside the training data: " in out and "duration 6.0 s is outside" in out
     assert "warning: this model was trained on the SYNTHETIC demo corpus" in err
-    assert f"warning: {far}: duration 6.0 s" in err
     rc, doc = predict_json(capsys, str(models / "logreg"), *inside, "--folds")
     assert doc["bundle_kind"] == "folds" and len(doc["bundles"]) == 3
     rc, doc = predict_json(capsys, str(models / "logreg"), *inside, "--fold", "2")

@@ -312,9 +312,6 @@ def format_table(result: PredictResult) -> str:
     tail = f"{s['files']} file(s): {s['ok']} classified, {s['error']} failed"
     if result.threshold is not None and result.threshold > 0:
         tail += f", {s['uncertain']} uncertain (confidence < {result.threshold:g})"
-    outside = sum(bool(f.outside_training) for f in result.files)
-    if outside:
-        tail += f"; {outside} outside the training data (label*, lines with !)"
     lines.append(tail)
     return "\n".join(lines) + "\n"
 
