@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from ser.io import concat_parquet
-from ser.smk import run
+from ser.smk import paths, run
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-run(sm, lambda: concat_parquet([Path(p) for p in sm.input], Path(sm.output[0])))
+run(sm, lambda: concat_parquet(paths(sm.input), Path(sm.output[0])))

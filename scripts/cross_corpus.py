@@ -1,14 +1,14 @@
 """Snakemake adapter: train on all of one corpus, predict another (ser.train.cross_corpus)."""
 from pathlib import Path
 
-from ser.smk import run
+from ser.smk import paths, run
 from ser.train import cross_corpus
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 model = dict(sm.params.model)
 w = sm.wildcards
 run(sm, lambda: cross_corpus(
-    [Path(p) for p in sm.input.train], [Path(p) for p in sm.input.test], model,
+    paths(sm.input.train), paths(sm.input.test), model,
     Path(sm.output.bundle), Path(sm.output.predictions), train_name=w.train, test_name=w.test,
     model_name=w.model, seed=sm.params.train["seed"], threads=sm.threads,
     train_on=model.get("train_on", sm.params.train["train_on"]),

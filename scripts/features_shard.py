@@ -2,11 +2,11 @@
 from pathlib import Path
 
 from ser.features import run_features_shard
-from ser.smk import run
+from ser.smk import path, run
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-noisy = Path(sm.input.noisy) if sm.input.noisy else None  # none without augment conditions
+noisy = path(sm.input.noisy) if sm.input.noisy else None  # none without augment conditions
 run(sm, lambda: run_features_shard(
-    Path(sm.input.clean), noisy, sm.wildcards.fs, Path(sm.output.table),
+    path(sm.input.clean), noisy, sm.wildcards.fs, Path(sm.output.table),
     Path(sm.output.rejected), dataset=sm.wildcards.dataset, params=dict(sm.params.fs_params),
     threads=sm.threads))

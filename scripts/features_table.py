@@ -2,8 +2,8 @@
 from pathlib import Path
 
 from ser.features import combine_shards
-from ser.smk import run
+from ser.smk import paths, run
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-run(sm, lambda: combine_shards([Path(p) for p in sm.input.tables], Path(sm.output.table),
-                               [Path(p) for p in sm.input.rejected], Path(sm.output.rejected)))
+run(sm, lambda: combine_shards(paths(sm.input.tables), Path(sm.output.table),
+                               paths(sm.input.rejected), Path(sm.output.rejected)))

@@ -2,8 +2,8 @@
 from pathlib import Path
 
 from ser.manifest import combine_manifests
-from ser.smk import run
+from ser.smk import paths, run
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-run(sm, lambda: combine_manifests([Path(p) for p in sm.input], Path(sm.output.manifest),
+run(sm, lambda: combine_manifests(paths(sm.input), Path(sm.output.manifest),
                                   sm.wildcards.dataset, Path(sm.output.rejected)))

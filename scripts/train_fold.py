@@ -1,13 +1,13 @@
 """Snakemake adapter: train one fold of one model on one dataset (ser.train)."""
 from pathlib import Path
 
-from ser.smk import run
+from ser.smk import path, paths, run
 from ser.train import train_fold
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 model = dict(sm.params.model)
 run(sm, lambda: train_fold(
-    [Path(p) for p in sm.input.features], Path(sm.input.splits), int(sm.wildcards.fold), model,
+    paths(sm.input.features), path(sm.input.splits), int(sm.wildcards.fold), model,
     Path(sm.output.bundle), Path(sm.output.predictions), dataset=sm.wildcards.dataset,
     model_name=sm.wildcards.model, seed=sm.params.train["seed"], threads=sm.threads,
     smote=sm.params.split["smote"], train_on=model.get("train_on", sm.params.train["train_on"]),

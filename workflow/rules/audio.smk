@@ -32,6 +32,10 @@ rule audio_shard:
         runtime=60,
     params:
         audio=config["audio"],
+        n_files=lambda wc, input: len(input),
+    message:
+        # replaces Snakemake's job summary, which would list every raw file of the shard
+        "audio shard {wildcards.shard} of {wildcards.dataset}: {params.n_files} files (log: {log})"
     script:
         "../../scripts/audio_shard.py"
 
