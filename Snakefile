@@ -1,11 +1,17 @@
 # Speech emotion recognition workflow. Entry point: `snakemake --cores N` (see README.md).
 # Target rules: audio, augment, features, train, evaluate, report, all (default).
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# A config given with --configfile stands alone (schema defaults fill the rest); only a run
+# without one reads the demo config, found beside this Snakefile whatever --directory says.
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

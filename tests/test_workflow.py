@@ -178,3 +178,96 @@ def test_rejected_clips_are_listed_and_run_goes_on(tmp_path):
     assert (man["status"] == "ok").sum() == 6
     assert man.loc[man["status"] == "rejected", "reason"].str.contains("0 bytes").all()
     assert "6 ok, 1 rejected" in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- real speech, cross-corpus
+
+DATA = ROOT / ".." / "shared" / "data"
+COMMON = {"01": "neutral", "03": "happy", "04": "sad", "05": "angry", "06": "fearful",
+          "07": "disgust"}  # RAVDESS codes of the six CREMA-D emotions
+
+
+@pytest.fixture(scope="module")
+def cross_run(tmp_path_factory):
+    """ravdess-dev (4 actors, the six labels CREMA-D has) -> cremad-sample, svm and a small dnn."""
+    if not (DATA / "ravdess-dev").is_dir() or not (DATA / "cremad-sample").is_dir():
+        pytest.skip("../shared/data/ravdess-dev or cremad-sample not present")
+    wd = tmp_path_factory.mktemp("cross")
+    for actor in ("01", "02", "03", "04"):
+        dst = wd / "ravdess" / f"Actor_{actor}"
+        dst.mkdir(parents=True)
+        for f in sorted((DATA / "ravdess-dev" / f"Actor_{actor}").glob("*.flac")):
+            if f.name.split("-")[2] in COMMON and f.name.split("-")[4] == "01":
+                (dst / f.name).symlink_to(f.resolve())
+    cfg = {
+        "datasets": {"rav": {"format": "ravdess", "path": "ravdess"},
+                     "crema": {"format": "cremad", "path": str((DATA / "cremad-sample" / "wav")
+                                                               .resolve())}},
+        "augment": {"snr_db": []},
+        "features": ["egemaps"],
+        "models": {"svm": {"arch": "svm", "features": "egemaps"},
+                   "dnn": {"arch": "dnn", "features": "egemaps", "epochs": 3}},
+        "split": {"protocol": "speaker_kfold", "folds": 2},
+        "cross_corpus": [{"train": "rav", "test": "crema"}],
+        "report": {"eda": False},
+    }
+    (wd / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return wd, snakemake(wd)
+
+
+def test_cross_corpus_pair_runs_on_real_speech(cross_run):
+    wd, _ = cross_run
+    for model in ("svm", "dnn"):
+        m = json.loads((wd / f"results/cross/rav__crema/{model}/metrics.json").read_text())
+        assert m["train_dataset"] == "rav" and m["test_dataset"] == "crema"
+        assert sorted(m["labels"]) == sorted(COMMON.values())
+        assert m["n_test"] == 12 and 0.0 <= m["uar"] <= 1.0
+    html = (wd / "results/report/index.html").read_text()
+    assert "rav__crema" in html or "crema" in html
+
+
+def test_logs_hold_what_jobs_said_and_the_console_stays_clean(cross_run):
+    wd, proc = cross_run
+    console = proc.stdout + proc.stderr
+    for noise in ("oneDNN", "absl", "TF_ENABLE_ONEDNN_OPTS", "cuda", "Traceback"):
+        assert noise not in console, noise
+    assert ".flac," not in console  # no per-file input lists
+    assert re.search(r"audio shard \d+ of rav: \d+ files", console)
+    logs = wd / "results" / "logs"
+    for log in [*logs.glob("train/*/*/fold*.log"), *logs.glob("evaluate/**/*.log"),
+                *logs.glob("cross/**/*.log")]:
+        text = log.read_text()
+        assert "started" in text and "done in" in text, log
+    dnn = (logs / "train" / "rav" / "dnn" / "fold0.log").read_text()
+    assert len(dnn.splitlines()) > 2  # TensorFlow's own lines land here, not on the console
+
+
+def test_user_config_stands_alone_and_bare_run_is_the_demo(tmp_path):
+    corpus = tmp_path / "corpus"
+    src = DATA / "ravdess-dev"
+    if not src.is_dir():
+        pytest.skip("../shared/data/ravdess-dev not present")
+    for actor in ("01", "02", "03"):
+        for f in sorted((src / f"Actor_{actor}").glob("03-01-0[45]-01-01-*")):
+            label = "sad" if f.name.split("-")[2] == "04" else "angry"
+            dst = corpus / label / f"spk{actor}_{f.name}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.symlink_to(f.resolve())
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+        "datasets": {"mine": {"format": "folders", "path": "corpus",
+                              "speaker_regex": r"^(spk\d+)_"}},
+        "features": ["egemaps"],
+        "models": {"svm": {"arch": "svm", "features": "egemaps"}},
+        "split": {"folds": 3}}))
+    jobs = jobs_run(snakemake(tmp_path, "-n"))
+    assert jobs == {"audio_shard": 1, "manifest": 1, "babble_bank": 1, "augment_shard": 1,
+                    "features_shard": 1, "features_table": 1, "eda": 1, "splits": 1,
+                    "train_fold": 3, "evaluate_model": 1, "report": 1, "all": 1}, jobs
+    # no --configfile: the demo config beside the Snakefile, whatever the working directory
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(demo), "-n",
+           "--workflow-profile", "none"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert jobs_run(proc).get("demo_corpus") == 1
+    assert str(ROOT / "config" / "config.yaml") in proc.stdout + proc.stderr
