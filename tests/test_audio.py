@@ -99,6 +99,81 @@ def test_check_signal_reasons():
     assert audio.check_signal(ok, 16000, min_duration=0.3) is None
 
 
+RAVDESS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ravdess-dev"
+SR = 16000
+
+
+def rms_dbfs(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2))))
+
+
+def room_tone(seconds: float, dbfs: float = -80.0, seed: int = 0) -> np.ndarray:
+    """Low-level noise standing in for a silent room's tone."""
+    x = np.random.default_rng(seed).standard_normal(int(seconds * SR))
+    return (x * 10 ** (dbfs / 20)).astype(np.float32)
+
+
+def real_clip(name: str = "Actor_05/03-01-02-02-01-02-05.flac") -> np.ndarray:
+    if not RAVDESS.is_dir():
+        pytest.skip(f"real speech not found at {RAVDESS}")
+    import soundfile as sf
+
+    x, sr = sf.read(RAVDESS / name, dtype="float32")
+    assert sr == SR
+    return x
+
+
+def check(x: np.ndarray) -> str | None:
+    return audio.check_signal(x, SR, min_duration=0.3, silence_dbfs=-70.0)
+
+
+def test_quiet_real_speech_padded_with_room_tone_is_kept():
+    # the quietest ravdess-dev clip (whole-clip RMS -59.8 dBFS), 1 s of room tone each side,
+    # scaled so the whole clip is at -65 dBFS: a clip-wide RMS check would call it silent
+    speech = real_clip()
+    x = np.concatenate([room_tone(1.0, seed=1), speech, room_tone(1.0, seed=2)])
+    x = (x * 10 ** ((-65.0 - rms_dbfs(x)) / 20)).astype(np.float32)
+    assert abs(rms_dbfs(x) + 65.0) < 0.01
+    assert check(x) is None
+    assert audio.active_level_dbfs(x, SR) > -70.0 > rms_dbfs(x) - 5.1  # margin on both sides
+
+
+@pytest.mark.parametrize("kind", ["digital silence", "room tone only", "click in silence",
+                                  "click in room tone"])
+def test_silence_noise_and_clicks_are_rejected(kind):
+    x = {
+        "digital silence": np.zeros(3 * SR, np.float32),
+        "room tone only": room_tone(3.0),
+        "click in silence": np.zeros(3 * SR, np.float32),
+        "click in room tone": room_tone(3.0),
+    }[kind]
+    if kind.startswith("click"):
+        start = int(1.4 * SR)
+        x[start:start + int(0.05 * SR)] = 0.9  # a 50 ms full-scale click
+        assert rms_dbfs(x) > -30  # loud by clip-wide RMS: only the active-frame rule rejects it
+    reason = check(x)
+    assert reason == "digital silence" if kind == "digital silence" else reason.startswith(
+        "silent: loudest 0.25 s at")
+
+
+def test_every_real_ravdess_dev_clip_is_kept_also_when_much_quieter():
+    """All 480 real clips pass as recorded, and scaled to whole-clip RMS -62..-66 dBFS with their
+    own leading and trailing silence (the level of the 13 full-corpus clips once rejected)."""
+    import soundfile as sf
+
+    files = sorted(RAVDESS.glob("Actor_*/*.flac"))
+    if len(files) != 480:
+        pytest.skip(f"ravdess-dev (480 clips) not found at {RAVDESS}")
+    targets = np.linspace(-62.0, -66.0, len(files))
+    for f, target in zip(files, targets, strict=True):
+        x, _ = sf.read(f, dtype="float32")
+        assert check(x) is None, f
+        quiet = (x * 10 ** ((target - rms_dbfs(x)) / 20)).astype(np.float32)
+        assert check(quiet) is None, (f, target, audio.active_level_dbfs(quiet, SR))
+        worst = (x * 10 ** ((-66.0 - rms_dbfs(x)) / 20)).astype(np.float32)
+        assert check(worst) is None, (f, audio.active_level_dbfs(worst, SR))
+
+
 def test_clip_ids_keep_extension_only_on_collision():
     ids = clip_ids(["A/x.wav", "A/x.mp3", "A/y.wav"])
     assert ids == {"A/x.wav": "A/x.wav", "A/x.mp3": "A/x.mp3", "A/y.wav": "A/y"}
@@ -169,7 +244,7 @@ def test_trim_silence_cuts_quiet_ends_and_is_checked():
     y = audio.prepare_signal(x, sr, min_duration=0.3, trim_db=30)
     assert abs(y.size / sr - 1.0) < 0.05
     assert audio.prepare_signal(x, sr, min_duration=0.3).size == x.size  # no trim by default
-    blip = np.concatenate([quiet, speech[:1600], quiet])
+    blip = np.concatenate([quiet, speech[:4000], quiet])  # 0.25 s: sound, but short once trimmed
     with pytest.raises(audio.AudioError, match="too short after trimming"):
         audio.prepare_signal(blip, sr, min_duration=0.3, trim_db=30)
     with pytest.raises(audio.AudioError, match="digital silence"):
