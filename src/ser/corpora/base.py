@@ -128,6 +128,7 @@ class Parser:
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.options = options
+        self.root: Path | None = None  # the corpus root, set by `scan` (formats may read its name)
 
     def mismatch(self) -> Parsed:
         """Result for a media file whose name does not follow the format."""

@@ -45,6 +45,7 @@ def scan(fmt: str, root: Path, options: dict | None = None) -> list[Entry]:
     if not root.is_dir():
         kind = " (a file, not a folder)" if root.exists() else ""
         raise ValueError(f"dataset path not found: {root}{kind}")
+    parser.root = root
     entries = []
     found = sorted((rel.as_posix(), full, rel, broken) for full, rel, broken in walk_files(root))
     for rel_str, full, rel, broken in found:
