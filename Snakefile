@@ -1,8 +1,11 @@
 # Speech emotion recognition workflow. Entry point: `snakemake --cores N` (see README.md).
 # Target rules: audio, augment, features, train, evaluate, report, all (default).
 import os
+import sys
 
 from snakemake.utils import min_version, validate
+
+from ser import locks
 
 min_version("9.0")
 
@@ -18,6 +21,30 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"
+
+
+# A run killed hard leaves .snakemake/locks: clear it when its owner is provably gone, else say
+# what to run (ser.locks). Only the main process; jobs re-reading this file must not touch it.
+MAIN_PROCESS = not (workflow.remote_exec or workflow.subprocess_exec)
+if MAIN_PROCESS and "--unlock" not in sys.argv:
+    message = locks.check(os.getcwd())
+    if message:
+        print(message, file=sys.stderr)
+
+
+onstart:
+    if MAIN_PROCESS:
+        locks.record_owner(os.getcwd())
+
+
+onsuccess:
+    if MAIN_PROCESS:
+        locks.clear_owner(os.getcwd())
+
+
+onerror:
+    if MAIN_PROCESS:
+        locks.clear_owner(os.getcwd())
 
 
 include: "workflow/rules/common.smk"

@@ -271,3 +271,63 @@ def test_user_config_stands_alone_and_bare_run_is_the_demo(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert jobs_run(proc).get("demo_corpus") == 1
     assert str(ROOT / "config" / "config.yaml") in proc.stdout + proc.stderr
+
+
+def test_hard_killed_run_resumes_with_the_readme_command(tmp_path):
+    """kill -9 of a running Snakemake (and its job) leaves .snakemake/locks; the README's command
+    then clears it and resumes. A live run's lock is still respected."""
+    import signal
+    import time
+
+    from ser import locks
+
+    src = DATA / "ravdess-dev" / "Actor_01"
+    if not src.is_dir():
+        pytest.skip("../shared/data/ravdess-dev not present")
+    corpus = tmp_path / "corpus" / "Actor_01"
+    corpus.mkdir(parents=True)
+    for f in sorted(src.glob("*.flac")):
+        (corpus / f.name).symlink_to(f.resolve())
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+        "datasets": {"r": {"format": "ravdess", "path": "corpus"}},
+        "audio": {"shard_size": 64}, "features": ["egemaps"],
+        "models": {"m": {"arch": "svm", "features": "egemaps"}}}))
+    # the README's command (default workflow profile: rerun-incomplete), audio stage only
+    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "audio"]
+
+    def start(*extra: str) -> subprocess.Popen:
+        out = open(tmp_path / f"run{time.monotonic_ns()}.txt", "w")  # noqa: SIM115
+        proc = subprocess.Popen([*cmd, *extra], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + 300
+        while not (locks.lock_files(tmp_path) and locks.owners(tmp_path)
+                   and list((tmp_path / "results" / "logs" / "audio").glob("r/*.log"))):
+            assert proc.poll() is None, (tmp_path / out.name).read_text()
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.2)
+        return proc
+
+    def kill(proc: subprocess.Popen) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and its job: nothing may clean up
+        proc.wait()
+
+    kill(start())
+    assert locks.lock_files(tmp_path), "kill -9 should leave Snakemake's lock behind"
+    resumed = subprocess.run(cmd, capture_output=True, text=True)
+    out = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, out[-3000:]
+    assert "Removed the stale lock of a killed Snakemake run" in out
+    man = pd.read_parquet(tmp_path / "results" / "manifests" / "r.parquet")
+    assert (man["status"] == "ok").sum() == 60
+    assert not locks.lock_files(tmp_path) and not locks.owners(tmp_path)
+
+    live = start("--forcerun", "audio_shard")
+    try:
+        second = subprocess.run(cmd, capture_output=True, text=True)
+        assert second.returncode != 0
+        assert "cannot be locked" in second.stdout + second.stderr
+        assert "Removed the stale lock" not in second.stdout + second.stderr
+        assert locks.lock_files(tmp_path)
+    finally:
+        kill(live)
