@@ -35,7 +35,7 @@ rule audio_shard:
         n_files=lambda wc, input: len(input),
     message:
         # replaces Snakemake's job summary, which would list every raw file of the shard
-        "audio shard {wildcards.shard} of {wildcards.dataset}: {params.n_files} files (log: {log})"
+        "audio_shard: {params.n_files} files of {wildcards.dataset} -> {output.table} (log: {log})"
     script:
         "../../scripts/audio_shard.py"
 
