@@ -53,6 +53,7 @@ def test_constants() -> None:
         "emodb",
         "urdu",
         "folders",
+        "list",
         "table",
     }
 
@@ -446,10 +447,31 @@ def test_folders(tmp_path: Path) -> None:
     assert (e["Bored/x.mp3"].speaker, e["Bored/x.mp3"].label) == ("unknown", "boredom")
     assert e["SURPRISE/y.wav"].label == "surprised"
     assert e["Sad/99_dir/z.wav"].speaker == "unknown"  # regex sees the file name only
-    assert e["Excited/w.wav"].reject == "unknown emotion code 'Excited'"
+    # a label outside the canonical set is kept as written (a corpus' own labels) ...
+    assert (e["Excited/w.wav"].label, e["Excited/w.wav"].reject) == ("Excited", None)
     assert e["loose.wav"].reject.startswith("name does not match folders LABEL/")
     plain = by_rel(scan("folders", tmp_path))
     assert plain["Anger/12_take1.wav"].speaker == "unknown"
+    # ... unless `emotions` keeps canonical labels only
+    only = by_rel(scan("folders", tmp_path, {"emotions": ["angry", "happy"]}))
+    assert only["Excited/w.wav"].reject == "emotion 'Excited' not in config emotions"
+    assert only["Anger/12_take1.wav"].reject is None
+
+
+def test_folders_speaker_from(tmp_path: Path) -> None:
+    make(tmp_path, "angry/spk1/a.wav", "angry/spk2/sess1/b.wav", "sad/spk1/c.wav", "sad/d.wav")
+    parent = by_rel(scan("folders", tmp_path, {"speaker_from": "parent"}))
+    assert {k: e.speaker for k, e in parent.items()} == {
+        "angry/spk1/a.wav": "spk1", "angry/spk2/sess1/b.wav": "sess1",
+        "sad/spk1/c.wav": "spk1", "sad/d.wav": "sad"}
+    level = by_rel(scan("folders", tmp_path, {"speaker_from": 1}))
+    assert {k: e.speaker for k, e in level.items()} == {
+        "angry/spk1/a.wav": "spk1", "angry/spk2/sess1/b.wav": "spk2",
+        "sad/spk1/c.wav": "spk1", "sad/d.wav": "unknown"}
+    with pytest.raises(ValueError, match="'speaker_regex' and 'speaker_from' exclude each other"):
+        scan("folders", tmp_path, {"speaker_from": 1, "speaker_regex": "(x)"})
+    with pytest.raises(ValueError, match="'speaker_from' must be 'parent' or a folder level"):
+        scan("folders", tmp_path, {"speaker_from": "grandparent"})
 
 
 def test_folders_speaker_regex_errors(tmp_path: Path) -> None:

@@ -124,3 +124,68 @@ def test_rml_one_archive_or_one_subject(rml_tree):
     one = scan("rml", rml_tree / "rml-2" / "s7")  # one subject's folder as the dataset path
     assert {(e.speaker, e.meta["language"]) for e in one} == {("s7", "English"),
                                                               ("s7", "Mandarin")}
+
+
+# ---------------------------------------------------------------- file lists (format: list)
+
+
+def test_list_csv_real_files_own_labels_and_metadata(tmp_path):
+    rav = need(RAVDESS)
+    clips = sorted((rav / "Actor_01").glob("*.flac"))[:4]
+    local = tmp_path / "audio" / "s1"
+    local.mkdir(parents=True)
+    (local / "a.flac").symlink_to(clips[0].resolve())
+    (local / "notes.txt").write_text("not audio")
+    rows = [
+        "path,label,speaker,session,gender",
+        "audio/s1/a.flac,frustrated,S01,1,F",  # relative to the list, IEMOCAP-style label
+        f"{clips[1].resolve()},excited,S01,1,F",  # absolute
+        f"{clips[2].resolve()},Anger,S02,2,",  # a synonym maps onto the canonical name
+        f"{clips[3].resolve()},neutral,,2,M",  # no speaker in this row: "unknown"
+        "audio/s1/missing.wav,sad,S02,2,M",
+        "audio/s1/notes.txt,sad,S02,2,M",
+        "audio/s1/a.flac,frustrated,S01,1,F",  # the same file twice
+        f"{clips[0].resolve()},,S03,3,M",  # no label
+    ]
+    (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
+    e = {x.meta["list_row"]: x for x in scan("list", tmp_path / "list.csv")}
+    assert (e["2"].rel, e["2"].label, e["2"].speaker, e["2"].reject) == (
+        "audio/s1/a.flac", "frustrated", "S01", None)
+    assert e["2"].meta == {"session": "1", "gender": "F", "list_row": "2"}
+    assert (e["3"].label, e["3"].rel) == ("excited", str(clips[1].resolve()).lstrip("/"))
+    assert (e["4"].original_label, e["4"].label, e["4"].speaker) == ("Anger", "angry", "S02")
+    assert (e["5"].speaker, e["5"].reject) == ("unknown", None)
+    assert e["6"].reject == "file not found"
+    assert e["7"].reject == "not an audio or video file (.txt)"
+    assert e["8"].reject == "listed twice (first at row 2)" and e["8"].rel.endswith("#row8")
+    assert e["9"].reject == "no label in the list row"
+    assert len({x.rel for x in e.values()}) == 8  # every row its own id
+    only = {x.meta["list_row"]: x for x in scan("list", tmp_path / "list.csv",
+                                                  {"emotions": ["neutral", "angry"]})}
+    assert only["2"].reject == "emotion 'frustrated' not in config emotions"
+    assert only["4"].reject is None
+    ok = [x for x in e.values() if x.reject is None]
+    man = audio_stage(ok, tmp_path / "out")
+    assert (man["status"] == "ok").all() and set(man["label"]) == {
+        "frustrated", "excited", "angry", "neutral"}
+    assert set(man["meta_session"]) == {"1", "2"}
+
+
+def test_list_tsv_with_own_column_names_and_speaker_from(tmp_path):
+    rav = need(RAVDESS)
+    for actor in ("01", "02"):
+        folder = tmp_path / "corpus" / f"spk{actor}"
+        folder.mkdir(parents=True)
+        for f in sorted((rav / f"Actor_{actor}").glob("*.flac"))[:2]:
+            (folder / f.name).symlink_to(f.resolve())
+    files = sorted((tmp_path / "corpus").glob("*/*.flac"))
+    lines = ["file\temotion"] + [f"corpus/{f.parent.name}/{f.name}\tcustomer_angry"
+                                 for f in files]
+    (tmp_path / "calls.tsv").write_text("\n".join(lines) + "\n")
+    opts = {"path_column": "file", "label_column": "emotion", "speaker_from": "parent"}
+    entries = scan("list", tmp_path / "calls.tsv", opts)
+    assert [(e.speaker, e.label, e.reject) for e in entries] == [
+        ("spk01", "customer_angry", None)] * 2 + [("spk02", "customer_angry", None)] * 2
+    with pytest.raises(ValueError, match="calls.tsv has no label column 'label'; set "
+                                         "label_column to one of: file, emotion"):
+        scan("list", tmp_path / "calls.tsv", {"path_column": "file"})

@@ -16,7 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-AUDIO_FORMATS = ("ravdess", "cremad", "tess", "savee", "rml", "emodb", "urdu", "folders")
+AUDIO_FORMATS = ("ravdess", "cremad", "tess", "savee", "rml", "emodb", "urdu", "folders",
+                 "list")
 MATRIX_ARCHS = ("cnn", "lstm", "inception")
 
 
@@ -101,7 +102,9 @@ class Plan:
 
     def scan_options(self, name: str) -> dict:
         ds = self.ds(name)
-        opts = {k: ds[k] for k in ("speaker_regex", "vocal_channel") if k in ds}
+        keys = ("speaker_regex", "speaker_from", "vocal_channel", "path_column", "label_column",
+                "speaker_column")
+        opts = {k: ds[k] for k in keys if k in ds}
         if self.config.get("emotions"):
             opts["emotions"] = list(self.config["emotions"])
         return opts
@@ -372,11 +375,20 @@ class Plan:
                 raise ConfigError(f"{key}.path: {ds['path']} does not exist")
             if fmt == "table" and not p.is_file():
                 raise ConfigError(f"{key}.path: a table dataset needs a .parquet or .csv file")
-            if fmt != "table" and not p.is_dir():
+            if fmt == "list" and not p.is_file():
+                raise ConfigError(f"{key}.path: a list dataset needs a CSV/TSV file listing "
+                                  f"path, label[, speaker]; {ds['path']} is a folder")
+            if fmt not in ("table", "list") and not p.is_dir():
                 raise ConfigError(f"{key}.path: {ds['path']} is not a folder")
+            for opt in ("speaker_regex", "speaker_from"):
+                if opt in ds and fmt not in ("folders", "list"):
+                    raise ConfigError(f"{key}.{opt} is only used by formats folders and list")
+            if "speaker_regex" in ds and "speaker_from" in ds:
+                raise ConfigError(f"{key}: speaker_regex and speaker_from exclude each other; "
+                                  f"keep one")
+            if "path_column" in ds and fmt != "list":
+                raise ConfigError(f"{key}.path_column is only used by format list")
             if "speaker_regex" in ds:
-                if fmt != "folders":
-                    raise ConfigError(f"{key}.speaker_regex is only used by format folders")
                 try:
                     rx = re.compile(ds["speaker_regex"])
                 except re.error as exc:

@@ -32,10 +32,6 @@ rule audio_shard:
         runtime=60,
     params:
         audio=config["audio"],
-        n_files=lambda wc, input: len(input),
-    message:
-        # replaces Snakemake's job summary, which would list every raw file of the shard
-        "audio_shard: {params.n_files} files of {wildcards.dataset} -> {output.table} (log: {log})"
     script:
         "../../scripts/audio_shard.py"
 

@@ -8,6 +8,7 @@ format module only describes its own naming scheme.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,10 @@ class Parser:
         """Read speaker, label and metadata from a media file's path relative to the root."""
         raise NotImplementedError
 
+    def list_entries(self, root: Path) -> list[Entry] | None:
+        """Entries of a format that lists its files itself (`list`); None: walk the folder."""
+        return None
+
 
 def check_choice(
     options: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str
@@ -166,6 +171,68 @@ def check_emotions(options: Mapping[str, Any]) -> frozenset[str] | None:
     if not emotions:
         raise ValueError("option 'emotions' is empty; leave it out to keep every emotion")
     return frozenset(emotions)
+
+
+UNKNOWN_SPEAKER = "unknown"
+
+
+class SpeakerRule:
+    """Where the speaker of a file in a user-organised corpus (`folders`, `list`) comes from.
+
+    Options: `speaker_from` (`parent`: the folder holding the file; an integer N: the N-th
+    folder below the corpus root, 0 being the first) or `speaker_regex` (its first group,
+    searched in the file name); without either, or when they find nothing, "unknown". Both at
+    once are refused: which one wins would be a guess.
+    """
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        raw, source = options.get("speaker_regex"), options.get("speaker_from")
+        if raw is not None and source is not None:
+            raise ValueError("options 'speaker_regex' and 'speaker_from' exclude each other; "
+                             "keep one")
+        self.regex: re.Pattern[str] | None = None
+        self.level: int | None = None
+        self.parent = False
+        if raw is not None:
+            try:
+                self.regex = re.compile(str(raw))
+            except re.error as err:
+                raise ValueError(
+                    f"option 'speaker_regex' {raw!r} is not a valid regex: {err}") from err
+            if self.regex.groups < 1:
+                raise ValueError(
+                    f"option 'speaker_regex' {raw!r} has no group: put the speaker id in "
+                    "parentheses, e.g. '^(\\d+)_'")
+        if source is not None:
+            if source == "parent":
+                self.parent = True
+            elif isinstance(source, int) and not isinstance(source, bool) and source >= 0:
+                self.level = source
+            else:
+                raise ValueError(f"option 'speaker_from' must be 'parent' or a folder level "
+                                 f"(0, 1, ...); got {source!r}")
+
+    def __call__(self, rel: RelPath) -> str:
+        """The speaker of the file at `rel` (relative to the corpus root)."""
+        folders = rel.parts[:-1]
+        found: str | None = None
+        if self.parent:
+            found = folders[-1] if folders else None
+        elif self.level is not None:
+            found = folders[self.level] if self.level < len(folders) else None
+        elif self.regex is not None:
+            m = self.regex.search(rel.name)
+            found = m.group(1) if m else None
+        return found or UNKNOWN_SPEAKER
+
+
+def user_label(name: object) -> str | None:
+    """Label of a user-organised corpus: the canonical name when `name` is a known spelling
+    (anger -> angry), else the name as written (IEMOCAP's `frustrated`, a call centre's own
+    labels); None when empty. `emotions`, when set, then filters them like any other label."""
+    if not isinstance(name, str) or not name.strip():
+        return None
+    return canonical_label(name) or name.strip()
 
 
 def media_reject(rel: RelPath) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from .base import Entry, Parser, check_emotions, media_reject, walk_files
 from .cremad import CremaD
 from .emodb import EmoDB
+from .filelist import FileList
 from .folders import Folders
 from .ravdess import Ravdess
 from .rml import Rml
@@ -19,7 +21,7 @@ from .tess import Tess
 from .urdu import Urdu
 
 PARSERS: dict[str, type[Parser]] = {
-    p.name: p for p in (Ravdess, CremaD, Tess, Savee, Rml, EmoDB, Urdu, Folders, Table)
+    p.name: p for p in (Ravdess, CremaD, Tess, Savee, Rml, EmoDB, Urdu, Folders, FileList, Table)
 }
 
 
@@ -32,7 +34,8 @@ def parser_for(fmt: str, options: Mapping[str, Any] | None = None) -> Parser:
 
 
 def scan(fmt: str, root: Path, options: dict | None = None) -> list[Entry]:
-    """Return one Entry per file under `root` (hidden ones excepted), sorted by `rel`.
+    """Return one Entry per file under `root` (hidden ones excepted), sorted by `rel`; for
+    format `list`, `root` is the list file and there is one Entry per row.
 
     Nothing is dropped: a file that is not audio/video, whose name does not follow the
     format, whose label is unknown or outside `options["emotions"]` comes back with
@@ -42,6 +45,9 @@ def scan(fmt: str, root: Path, options: dict | None = None) -> list[Entry]:
     parser = parser_for(fmt, options)
     emotions = check_emotions(options)
     root = Path(os.path.abspath(Path(root).expanduser()))
+    listed = parser.list_entries(root)
+    if listed is not None:
+        return [_filtered(e, emotions) for e in listed]
     if not root.is_dir():
         kind = " (a file, not a folder)" if root.exists() else ""
         raise ValueError(f"dataset path not found: {root}{kind}")
@@ -55,8 +61,13 @@ def scan(fmt: str, root: Path, options: dict | None = None) -> list[Entry]:
             entries.append(Entry(path, rel_str, None, None, None, {}, reason))
             continue
         p = parser.parse(rel)
-        reject = p.reject
-        if reject is None and emotions is not None and p.label not in emotions:
-            reject = f"emotion '{p.label}' not in config emotions"
-        entries.append(Entry(path, rel_str, p.speaker, p.original_label, p.label, p.meta, reject))
+        entries.append(_filtered(Entry(path, rel_str, p.speaker, p.original_label, p.label,
+                                       p.meta, p.reject), emotions))
     return entries
+
+
+def _filtered(e: Entry, emotions: frozenset[str] | None) -> Entry:
+    """The entry, rejected when its label is outside `emotions` (when that is set)."""
+    if e.reject is None and emotions is not None and e.label not in emotions:
+        return dataclasses.replace(e, reject=f"emotion '{e.label}' not in config emotions")
+    return e
