@@ -39,6 +39,21 @@ def _dvc_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_config(args: argparse.Namespace) -> int:
+    from ser.checks import check_file, report
+    from ser.plan import ConfigError
+
+    try:
+        lines = check_file(args.config, args.directory)
+    except ConfigError as exc:
+        print(report(exc), file=sys.stderr)
+        return 1
+    print(f"{args.config}: OK")
+    for line in lines:
+        print(f"  {line}")
+    return 0
+
+
 # --------------------------------------------------------------------------- predict
 
 
@@ -228,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     views.add_argument("results", nargs="?", default="results")
     views.add_argument("out", nargs="?", default="metrics")
     views.set_defaults(func=_dvc_metrics)
+
+    check = sub.add_parser(
+        "check-config", help="run the workflow's start-up checks on a config file",
+        description="Check a config as `snakemake --configfile CONFIG` would at start (YAML "
+                    "syntax with file and line, schema, paths, speakers and folds from the file "
+                    "names, labels) without running anything.")
+    check.add_argument("config", nargs="?", default="config/config.yaml")
+    check.add_argument("--directory", "-d", default=".",
+                       help="working directory the config's relative paths refer to")
+    check.set_defaults(func=_check_config)
 
     pred = sub.add_parser(
         "predict", help="classify audio or video files with a trained model bundle",

@@ -5,13 +5,21 @@ import shlex
 import sys
 from pathlib import Path
 
+from ser.checks import load_schema, report as config_report, start
 from ser.demo import generator_id as demo_generator_id
-from ser.plan import ConfigError, Plan
+from ser.plan import ConfigError
 
+# Schema (one line per problem, defaults filled in), the Plan's checks and what the file names
+# reveal (speakers, folds, labels): every mistake knowable before decoding stops the run here.
 try:
-    plan = Plan(config)
+    plan = start(
+        config,
+        schema=load_schema(
+            os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+        ),
+    )
 except ConfigError as exc:
-    sys.exit(f"Configuration error: {exc}")
+    sys.exit(config_report(exc))
 
 # the command line of this run, for the report's provenance (ser.trust.COMMAND_ENV); an
 # environment variable, not a param, so that a different command line reruns nothing
@@ -59,6 +67,12 @@ def noisy_shard_table(wc):
     if not plan.conditions:
         return []
     return f"results/augment/{wc.dataset}/shards/{wc.shard}.parquet"
+
+
+def shard_labels(wc):
+    """What the corpus says about a shard's files (a param: relabelling a list reruns it)."""
+    ensure_corpus(wc.dataset)
+    return plan.shard_labels(wc.dataset, int(wc.shard))
 
 
 def shard_paths(pattern):
