@@ -77,6 +77,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/segment.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/startup.py
 
 # Needs root (apt-get installs slurmctld, slurmd, munge): see tests/cluster/README.md
 test-cluster: $(STAMP)

@@ -86,7 +86,7 @@ TABLE: dict[str, tuple[dict | str, str]] = {
     "cross-corpus dataset unknown": (
         {"datasets": {"r": RAV}, "models": SVM, "cross_corpus": [{"train": "r", "test": "c"}]},
         "cross_corpus[0].test: unknown dataset 'c'"),
-    "list without its label column": (
+    "list without its path column": (
         {"datasets": {"l": {"format": "list", "path": "calls.csv"}}, "models": SVM},
         "datasets.l: file list calls.csv has no path column 'path'; set path_column to one of: "
         "file, emotion, who"),
@@ -113,12 +113,9 @@ for _config, _ in TABLE.values():  # 3 speakers: the default 5 folds would be a 
         _config["split"] = {"folds": 3}
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    """rav/: 6 real RAVDESS clips of actors 01-03 (angry, sad); folders/: the same as LABEL/."""
-    if not RAVDESS.is_dir():
-        pytest.skip(f"real speech not found at {RAVDESS}")
-    wd = tmp_path_factory.mktemp("startup")
+def build_corpora(wd: Path) -> Path:
+    """rav/: 6 real RAVDESS clips of actors 01-03 (angry, sad); folders/: the same as LABEL/;
+    empty/; calls.csv: a file list without the columns it should have."""
     (wd / "empty").mkdir()
     (wd / "calls.csv").write_text("file,emotion,who\n")
     for actor in ("01", "02", "03"):
@@ -129,6 +126,13 @@ def workdir(tmp_path_factory) -> Path:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 dst.symlink_to(src.resolve())
     return wd
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    if not RAVDESS.is_dir():
+        pytest.skip(f"real speech not found at {RAVDESS}")
+    return build_corpora(tmp_path_factory.mktemp("startup"))
 
 
 def write(wd: Path, config: dict | str) -> Path:
