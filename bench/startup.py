@@ -76,7 +76,7 @@ def main() -> int:
             path = module.write(wd, config)
             wall, cpu, last, rc = min((run(wd, path) for _ in range(args.repeat)),
                                       key=lambda r: r[0])
-            ok = rc != 0 and last == f"Configuration error: {expected}"
+            ok = rc != 0 and last.startswith(f"Configuration error: {expected}")
             worst = max(worst, wall)
             print(f"{wall:5.1f} s ({wall / base[0]:.2f}x baseline, CPU {cpu:.1f} s) "
                   f"{'ok ' if ok else 'BAD'} {case}: {last}")

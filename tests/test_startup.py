@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 SVM = {"m": {"arch": "svm", "features": "egemaps"}}
 RAV = {"format": "ravdess", "path": "rav"}
 
-# name -> (config, or raw YAML text; the expected message, exactly)
+# name -> (config, or raw YAML text; the expected message, or its start)
 TABLE: dict[str, tuple[dict | str, str]] = {
     "unknown top-level key": (
         {"datasets": {"r": RAV}, "modles": SVM},
@@ -38,8 +38,7 @@ TABLE: dict[str, tuple[dict | str, str]] = {
         "logreg, cnn, lstm, inception, late_fusion; did you mean svm?"),
     "misspelt feature set": (
         {"datasets": {"r": RAV}, "features": ["egemap"], "models": SVM},
-        "features[0]: 'egemap' is not one of is09_emotion, egemaps, compare, emobase, mfcc40, "
-        "spectral_stats, logmel; did you mean egemaps?"),
+        "features: egemap: unknown feature set 'egemap'; did you mean egemaps? known: "),
     "wrong type": (
         {"datasets": {"r": RAV}, "audio": {"sample_rate": "16k"}, "models": SVM},
         "audio.sample_rate: '16k' should be an integer"),
@@ -164,7 +163,7 @@ def test_bad_config_stops_snakemake_at_start(workdir, case):
     out = (proc.stdout + proc.stderr).strip().splitlines()
     out = [ln for ln in out if not ln.startswith("Using workflow specific profile")]
     assert proc.returncode != 0
-    assert out == [f"Configuration error: {expected}"], out
+    assert len(out) == 1 and out[0].startswith(f"Configuration error: {expected}"), out
     print(f"\n{case}: {seconds:.1f} s: {out[0]}")
 
 

@@ -39,8 +39,12 @@ def resolve_variant(name: str, feature_params: Mapping[str, Any] | None
     target = raw.get(SET_KEY)
     if target is None:
         if name not in FEATURE_SETS:
+            import difflib
+
+            near = difflib.get_close_matches(name, list(FEATURE_SETS), n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]}? " if near else ""
             raise ValueError(
-                f"unknown feature set {name!r}; known: {sorted(FEATURE_SETS)}, or "
+                f"unknown feature set {name!r}; {hint}known: {sorted(FEATURE_SETS)}, or "
                 f"define a variant: feature_params: {{{name}: {{set: SET, ...}}}}")
         return name, dict(raw)
     if target not in FEATURE_SETS:
