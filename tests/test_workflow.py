@@ -172,7 +172,8 @@ def test_rejected_clips_are_listed_and_run_goes_on(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({
         "datasets": {"r": {"format": "ravdess", "path": "corpus"}},
         "features": ["egemaps"],
-        "models": {"m": {"arch": "svm", "features": "egemaps"}}}))
+        "models": {"m": {"arch": "svm", "features": "egemaps"}},
+        "split": {"protocol": "random"}}))  # one speaker: no speaker folds
     proc = snakemake(tmp_path, "audio")
     man = pd.read_parquet(tmp_path / "results/manifests/r.parquet")
     assert (man["status"] == "ok").sum() == 6
@@ -292,7 +293,8 @@ def test_hard_killed_run_resumes_with_the_readme_command(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({
         "datasets": {"r": {"format": "ravdess", "path": "corpus"}},
         "audio": {"shard_size": 64}, "features": ["egemaps"],
-        "models": {"m": {"arch": "svm", "features": "egemaps"}}}))
+        "models": {"m": {"arch": "svm", "features": "egemaps"}},
+        "split": {"protocol": "random"}}))  # one speaker: no speaker folds
     # the README's command (default workflow profile: rerun-incomplete), audio stage only
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
            "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "audio"]
