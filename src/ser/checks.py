@@ -192,7 +192,7 @@ def _corpus_view(plan: Plan, name: str) -> tuple[list[str] | None, set[str], lis
             where = f"datasets.{name}.path"
             if not entries:
                 return [], labels, [f"{where}: {ds['path']} holds no file"]
-            hint = "check `format`" + (" and `emotions`" if plan.emotions() else "")
+            hint = "check `format`" + (" and `emotions`" if plan.config.get("emotions") else "")
             return [], labels, [f"{where}: none of the {len(entries)} files of {ds['path']} is "
                                 f"usable ({why}); {hint}"]
         return [e.speaker or "unknown" for e in usable], labels, []
@@ -270,7 +270,7 @@ def corpus_problems(plan: Plan) -> list[str]:
         lines += problems
         if speakers is not None and not problems:
             lines += _split_problems(plan, name, speakers)
-    emotions = plan.emotions()
+    emotions = plan.config.get("emotions")
     if emotions:
         seen = set().union(*labels_of.values()) if labels_of else set()
         absent = [e for e in emotions if e not in seen]
