@@ -161,25 +161,19 @@ def _snakemake_logs(repo: Path) -> set[Path]:
 
 
 def _jobs(logs: set[Path]) -> Counter[str]:
-    """Jobs that ran, by rule, from Snakemake's own logs ("Finished jobid: N (Rule: NAME)": also
-    there for rules whose `message:` replaces the usual job summary)."""
+    """Jobs that ran, by rule, from Snakemake's own logs."""
     jobs: Counter[str] = Counter()
     for log in logs:
-        for rule in re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", log.read_text(),
-                               flags=re.M):
+        for rule in re.findall(r"^(?:local)?rule (\w+):$", log.read_text(), flags=re.M):
             jobs[rule] += 1
     return jobs
 
 
 def _job_outputs(logs: set[Path], rule: str) -> list[str]:
-    """First output of each job of `rule`: from the job summary, or from a rule message of the
-    form "RULE: ... -> OUTPUT (log: ...)" (audio_shard's, which spares the raw-file list)."""
     found = []
     for log in logs:
-        text = log.read_text()
-        found += re.findall(rf"^(?:local)?rule {rule}:\n(?:    .*\n)*?    output: (.*)$", text,
-                            flags=re.M)
-        found += re.findall(rf"^Job \d+: {rule}: .* -> (\S+) \(log: ", text, flags=re.M)
+        pattern = rf"^(?:local)?rule {rule}:\n(?:    .*\n)*?    output: (.*)$"
+        found += re.findall(pattern, log.read_text(), flags=re.M)
     return found
 
 
