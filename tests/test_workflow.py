@@ -291,12 +291,13 @@ def test_hard_killed_run_resumes_with_the_readme_command(tmp_path):
         (corpus / f.name).symlink_to(f.resolve())
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({
         "datasets": {"r": {"format": "ravdess", "path": "corpus"}},
-        "audio": {"shard_size": 64}, "features": ["egemaps"],
+        "audio": {"shard_size": 64}, "augment": {"snr_db": []}, "features": ["egemaps"],
         "models": {"m": {"arch": "svm", "features": "egemaps"}},
         "split": {"protocol": "random"}}))  # one speaker: no speaker folds
-    # the README's command (default workflow profile: rerun-incomplete), audio stage only
+    # the README's command (default workflow profile: rerun-incomplete), up to the features
+    # (openSMILE on 60 clips: a job long enough to be killed, or to hold a lock, mid-way)
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "audio"]
+           "--configfile", str(tmp_path / "config.yaml"), "--cores", "1", "features"]
 
     def start(*extra: str) -> subprocess.Popen:
         out = open(tmp_path / f"run{time.monotonic_ns()}.txt", "w")  # noqa: SIM115
@@ -304,7 +305,7 @@ def test_hard_killed_run_resumes_with_the_readme_command(tmp_path):
                                 start_new_session=True)
         deadline = time.monotonic() + 300
         while not (locks.lock_files(tmp_path) and locks.owners(tmp_path)
-                   and list((tmp_path / "results" / "logs" / "audio").glob("r/*.log"))):
+                   and list((tmp_path / "results" / "logs" / "features").glob("r/*/*.log"))):
             assert proc.poll() is None, (tmp_path / out.name).read_text()
             assert time.monotonic() < deadline, "the run never got going"
             time.sleep(0.2)
@@ -320,16 +321,17 @@ def test_hard_killed_run_resumes_with_the_readme_command(tmp_path):
     out = resumed.stdout + resumed.stderr
     assert resumed.returncode == 0, out[-3000:]
     assert "Removed the stale lock of a killed Snakemake run" in out
-    man = pd.read_parquet(tmp_path / "results" / "manifests" / "r.parquet")
-    assert (man["status"] == "ok").sum() == 60
+    table = pd.read_parquet(tmp_path / "results" / "features" / "r" / "egemaps.parquet")
+    assert len(table) == 60
     assert not locks.lock_files(tmp_path) and not locks.owners(tmp_path)
 
-    live = start("--forcerun", "audio_shard")
+    live = start("--forcerun", "features_shard")
+    os.killpg(live.pid, signal.SIGSTOP)  # alive but paused: its lock must hold, whatever timing
     try:
         # the same jobs (a run with nothing to do never takes the lock)
-        second = subprocess.run([*cmd, "--forcerun", "audio_shard"], capture_output=True,
+        second = subprocess.run([*cmd, "--forcerun", "features_shard"], capture_output=True,
                                 text=True)
-        assert second.returncode != 0
+        assert second.returncode != 0, second.stdout + second.stderr
         assert "cannot be locked" in second.stdout + second.stderr
         assert "Removed the stale lock" not in second.stdout + second.stderr
         assert locks.lock_files(tmp_path)
