@@ -32,9 +32,10 @@ from ser.smote import oversample
 TRAINING_KEYS = frozenset(
     {
         "arch", "features", "datasets", "normalize", "class_weight", "train_on",
-        "condition_balance", "val_speakers", "tune", "tune_folds", "gpu",
+        "condition_balance", "val_speakers", "tune", "tune_folds", "gpu", "fallback",
     }
 )
+FALLBACKS = ("none", "strict")
 
 
 # --------------------------------------------------------------------------- determinism
@@ -94,10 +95,24 @@ def _split_cfg(model_cfg: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str
     normalize = training.get("normalize", "global")
     if normalize not in SCALER_MODES:
         raise ValueError(f"normalize must be one of {SCALER_MODES}, got {normalize!r}")
+    fallback = training.get("fallback", "none")
+    if fallback not in FALLBACKS:
+        raise ValueError(f"fallback must be one of {FALLBACKS}, got {fallback!r}")
+    if fallback == "strict" and normalize != "speaker":
+        raise ValueError("fallback: strict is the strict twin of an adaptive model; it needs "
+                         "normalize: speaker")
     tune = training.get("tune") or {}
     if not isinstance(tune, dict) or any(not isinstance(v, list) or not v for v in tune.values()):
         raise ValueError("tune must map parameter names to non-empty lists of values")
     return arch, params, training
+
+
+def _groups_kw(model: Any, groups: np.ndarray | None) -> dict[str, Any]:
+    """``groups=`` (the rows' speakers) for families whose fit takes it (FIT_TAKES_GROUPS: svm
+    calibration, late_fusion's member_C/stack by inner CV), nothing for the others."""
+    if groups is None or not getattr(model, "FIT_TAKES_GROUPS", False):
+        return {}
+    return {"groups": np.asarray(groups)}
 
 
 def _class_weight(y: np.ndarray) -> dict[int, float]:
@@ -204,6 +219,8 @@ def _tune(
                 Xs_tr, yt, None, None,
                 class_weight=_class_weight(yt) if use_class_weight else None,
                 threads=threads, verbose=0,
+                **_groups_kw(model, groups[tr_idx] if by_speaker and smote != "train_only"
+                             else None),
             )
             pred = np.asarray(model.predict_proba(Xs_te)).argmax(axis=1)
             scores.append(float(balanced_accuracy_score(y_tr[te_idx], pred)))
