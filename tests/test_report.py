@@ -20,6 +20,7 @@ from ser.evaluate import FIGURES, evaluate_model
 from ser.report import (
     BASE_COLUMNS,
     COST_COLUMNS,
+    MODE_COLUMNS,
     TAIL_COLUMNS,
     TRUST_COLUMNS,
     build_report,
@@ -258,7 +259,7 @@ def test_eda_on_real_ravdess_speech(tmp_path):
 def test_leaderboard_csv_has_every_dataset_model_and_columns(built):
     board = pd.read_csv(built["out"] / "leaderboard.csv")
     assert list(board.columns) == (BASE_COLUMNS + TRUST_COLUMNS + ["acc_snr20", "acc_snr0"]
-                                   + TAIL_COLUMNS + COST_COLUMNS)
+                                   + TAIL_COLUMNS + COST_COLUMNS + MODE_COLUMNS)
     assert set(zip(board.dataset, board.model, strict=True)) == set(MODELS)
     for d in built["eval_dirs"]:
         metrics = json.loads((d / "metrics.json").read_text())

@@ -130,6 +130,9 @@ class Bundle:
     #: ranges of the training clips (``ser.trust.training_profile``); empty for older bundles
     profile: dict[str, Any] = field(default_factory=dict)
     profile_arrays: dict[str, np.ndarray] | None = None
+    #: the strict twin of an adaptive (normalize: speaker) bundle trained with fallback: strict
+    #: (``strict/`` inside the bundle): what `ser predict --adapt-by` uses for small groups
+    strict: Bundle | None = None
 
     def transform(self, X: np.ndarray, speakers: Sequence[Any] | None = None) -> np.ndarray:
         """Scale raw features exactly as the training part was scaled."""
@@ -157,6 +160,7 @@ def save_bundle(
     train_info: dict[str, Any] | None = None,
     history: Any = None,
     profile: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None,
+    strict: dict[str, Any] | None = None,
 ) -> Path:
     """Write model, scaler and description into ``bundle_dir`` as one atomic step.
 
@@ -164,39 +168,71 @@ def save_bundle(
     so a crash never leaves a half-written bundle. ``history`` (a DataFrame) becomes
     ``history.csv``; ``profile`` (summary, arrays) from ``ser.trust.training_profile`` becomes
     bundle.json's ``profile`` and ``profile.npz``, what `ser predict` checks new files against.
+    ``strict`` (keyword arguments of the same kind: model, scaler, train_info, ...) is the
+    strict twin of an adaptive model, written as a complete bundle in ``strict/``.
     """
     bundle_dir = Path(bundle_dir)
     with atomic_dir(bundle_dir) as tmp:
-        model.save(tmp / "model")
-        mode = str(scaler["mode"])
-        np.savez(
-            tmp / "scaler.npz",
-            mean=np.asarray(scaler.get("mean", np.zeros(0)), dtype=np.float64),
-            scale=np.asarray(scaler.get("scale", np.zeros(0)), dtype=np.float64),
-            mode=np.array(mode),
-        )
-        if history is not None:
-            history.to_csv(tmp / "history.csv", index=False)
-        if profile is not None:
-            np.savez(tmp / "profile.npz", **{k: np.asarray(v, dtype=np.float64)
-                                             for k, v in profile[1].items()})
-        doc = {
-            "format": BUNDLE_FORMAT,
-            "labels": [str(x) for x in labels],
-            "feature_set": feature_set,
-            "audio": audio or {},
-            "normalize": normalize,
-            "assumes_speaker_identity": normalize == "speaker",
-            "model": {
-                "arch": getattr(model, "arch", None),
-                "input_kind": getattr(model, "input_kind", None),
-            },
-            "train_info": train_info or {},
-            "profile": profile[0] if profile is not None else {},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        write_json(tmp / "bundle.json", doc)
+        _write_bundle(tmp, model, labels=labels, scaler=scaler, feature_set=feature_set,
+                      audio=audio, normalize=normalize, train_info=train_info, history=history,
+                      profile=profile, fallback="strict" if strict else None)
+        if strict:
+            twin = {"labels": labels, "feature_set": feature_set, "audio": audio,
+                    "normalize": "global", **strict}
+            _write_bundle(tmp / STRICT_DIR, twin.pop("model"), **twin)
     return bundle_dir
+
+
+STRICT_DIR = "strict"
+
+
+def _write_bundle(
+    tmp: Path,
+    model: Any,
+    *,
+    labels: Sequence[str],
+    scaler: dict[str, Any],
+    feature_set: dict[str, Any],
+    audio: dict[str, Any] | None = None,
+    normalize: str = "global",
+    train_info: dict[str, Any] | None = None,
+    history: Any = None,
+    profile: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None,
+    fallback: str | None = None,
+) -> None:
+    """The files of one bundle in ``tmp`` (inside :func:`save_bundle`'s atomic folder)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    model.save(tmp / "model")
+    mode = str(scaler["mode"])
+    np.savez(
+        tmp / "scaler.npz",
+        mean=np.asarray(scaler.get("mean", np.zeros(0)), dtype=np.float64),
+        scale=np.asarray(scaler.get("scale", np.zeros(0)), dtype=np.float64),
+        mode=np.array(mode),
+    )
+    if history is not None:
+        history.to_csv(tmp / "history.csv", index=False)
+    if profile is not None:
+        np.savez(tmp / "profile.npz", **{k: np.asarray(v, dtype=np.float64)
+                                         for k, v in profile[1].items()})
+    doc = {
+        "format": BUNDLE_FORMAT,
+        "labels": [str(x) for x in labels],
+        "feature_set": feature_set,
+        "audio": audio or {},
+        "normalize": normalize,
+        "assumes_speaker_identity": normalize == "speaker",
+        "model": {
+            "arch": getattr(model, "arch", None),
+            "input_kind": getattr(model, "input_kind", None),
+        },
+        "train_info": train_info or {},
+        "profile": profile[0] if profile is not None else {},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if fallback:
+        doc["fallback"] = fallback
+    write_json(tmp / "bundle.json", doc)
 
 
 def load_bundle(bundle_dir: Path | str, runtime: str = "auto") -> Bundle:
@@ -229,6 +265,8 @@ def load_bundle(bundle_dir: Path | str, runtime: str = "auto") -> Bundle:
         train_info=doc.get("train_info", {}),
         profile=doc.get("profile") or {},
         profile_arrays=arrays,
+        strict=(load_bundle(bundle_dir / STRICT_DIR, runtime)
+                if (bundle_dir / STRICT_DIR / "bundle.json").is_file() else None),
     )
 
 

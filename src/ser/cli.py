@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ser.adapt import ADAPT_BY, DEFAULT_MIN_CLIPS, Grouping
 from ser.bundle import UsageError
 from ser.corpora import MEDIA_EXTENSIONS
 from ser.demo import make_demo_corpus
@@ -119,6 +120,21 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="worker processes for decoding and features (default: CPU count; "
                         "0 = in the main process)")
+    p.add_argument("--adapt-by", choices=ADAPT_BY, default=None, metavar="HOW",
+                   help="speaker-adaptive prediction for models trained with normalize: "
+                        "speaker: group the files by speaker (folder: one folder per speaker; "
+                        "regex: --speaker-regex on the path; file-list: --speaker-list CSV "
+                        "path,speaker; all: every file is one speaker) and standardise each "
+                        "group with its own clips, as evaluation does; groups smaller than "
+                        "--adapt-min-clips use the strict model (fallback: strict)")
+    p.add_argument("--adapt-min-clips", type=int, default=DEFAULT_MIN_CLIPS, metavar="N",
+                   help=f"smallest group standardised with its own clips (default "
+                        f"{DEFAULT_MIN_CLIPS})")
+    p.add_argument("--speaker-regex", default=None, metavar="PATTERN",
+                   help="with --adapt-by regex: group 1 (or the whole match) names the speaker")
+    p.add_argument("--speaker-list", default=None, metavar="CSV",
+                   help="with --adapt-by file-list: CSV with columns path,speaker (paths "
+                        "relative to the CSV's folder)")
     p.add_argument("--runtime", choices=RUNTIMES, default="auto",
                    help="how Keras networks run: auto (default) = their LiteRT copy when the "
                         "bundle has one (starts in ~0.1 s, no TensorFlow), else Keras; keras = "
@@ -179,9 +195,15 @@ def run_predict(args: argparse.Namespace) -> tuple[PredictResult, list[str]]:
     jobs = min(jobs, len(paths))
     if getattr(args, "folds", False) and args.fold is not None:
         raise UsageError("--fold K and --folds exclude each other: one fold bundle, or all")
+    adapt = None
+    if getattr(args, "adapt_by", None):
+        adapt = Grouping(args.adapt_by, min_clips=args.adapt_min_clips,
+                         regex=args.speaker_regex, file_list=args.speaker_list)
+    elif getattr(args, "speaker_regex", None) or getattr(args, "speaker_list", None):
+        raise UsageError("--speaker-regex/--speaker-list need --adapt-by regex/file-list")
     with Predictor(args.model_dir, fold=args.fold, jobs=jobs,
                    runtime=getattr(args, "runtime", "auto"),
-                   folds=getattr(args, "folds", False)) as predictor:
+                   folds=getattr(args, "folds", False), adapt=adapt) as predictor:
         result = predictor.predict_files(paths, threshold, segment=segment)
         if getattr(args, "plot", None):
             from ser.timeline import plot_timelines
@@ -332,6 +354,8 @@ _PREDICT_EPILOG = (
     " --format json --threshold 0.5\n"
     "  ser predict results/models/demo/cnn results/demo/demo --fold 0 --format csv\n"
     "  ser predict results/models/demo/late_fusion interview.wav --segment --plot timelines/\n"
+    "speaker-adaptive model (normalize: speaker, fallback: strict), one folder per speaker:\n"
+    "  ser predict results-accuracy/results/models/ravdess/MODEL calls/ --adapt-by folder\n"
     "\n"
     """\
 exit status: 0 when every file was classified, 1 when some file could not be read (it is listed

@@ -413,6 +413,9 @@ class Plan:
             for d in mc.get("datasets", []):
                 if d not in datasets:
                     raise ConfigError(f"models.{m}.datasets: unknown dataset {d!r}")
+            if mc.get("fallback", "none") == "strict" and mc.get("normalize") != "speaker":
+                raise ConfigError(f"models.{m}.fallback: strict is the strict twin of an "
+                                  "adaptive model: add normalize: speaker (or drop fallback)")
         for i, item in enumerate(cfg.get("cross_corpus", [])):
             for side in ("train", "test"):
                 if item[side] not in datasets:

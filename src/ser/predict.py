@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ser.adapt import Assignment, Grouping, assign, display_names, predict_grouped, speaker_of
 from ser.bundle import (
     FINAL,
     MODEL_DIR_HELP,
@@ -82,7 +83,11 @@ class Predictor:
     """
 
     def __init__(self, model_dir: str | os.PathLike, *, fold: int | None = None,
-                 jobs: int | None = None, runtime: str = "auto", folds: bool = False) -> None:
+                 jobs: int | None = None, runtime: str = "auto", folds: bool = False,
+                 adapt: Grouping | None = None) -> None:
+        if adapt is not None:
+            adapt.check()
+        self.adapt = adapt
         if runtime not in RUNTIMES:
             raise UsageError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         self.runtime = runtime
@@ -270,8 +275,13 @@ class Predictor:
         """Classify files: featurise in parallel, then one batch per bundle; average bundles.
 
         With ``segment``, every speech segment of every file is classified (see
-        :meth:`predict_segments`). With ``normalize: speaker`` bundles, all files (segments) of
-        the call are standardised together as ONE speaker (a warning says so in the result).
+        :meth:`predict_segments`; segments are standardised as ONE speaker per call under
+        speaker normalisation). ``normalize: speaker`` bundles: with ``adapt``
+        (``--adapt-by``) the files are grouped by speaker and each group of at least
+        ``adapt.min_clips`` readable clips is standardised with its own statistics (as
+        evaluation does for a test speaker); smaller groups use the bundle's strict twin
+        (:mod:`ser.adapt`). Without ``adapt``, a bundle with a strict twin predicts strictly,
+        one without standardises all files together as ONE speaker (a warning says so).
         """
         if segment is not None:
             return self.predict_segments(paths, segment, threshold)
@@ -286,32 +296,45 @@ class Predictor:
         notes = list(self.notes)
         probs = conf = None
         outside: dict[str, list[str]] = {}
+        assignments = self._assignments(ok)
+        row_errors: list[str | None] = [None] * len(ok)
         if ok:
-            probs, conf, more = self._predict_features(ok)
+            probs, conf, more, row_errors = self._predict_rows(ok, assignments)
             notes += more
             outside = self._outside_training(ok)
         t3 = time.perf_counter()
         files: list[FileResult] = []
         row = {f.path: i for i, f in enumerate(ok)}
         use_threshold = threshold is not None and threshold > 0
+        names = display_names([a.group for a in assignments or []])
         for f in feats:
             if f.reason is not None:
                 files.append(FileResult(f.path, "error", reason=f.reason, duration=f.duration))
                 continue
             i = row[f.path]
+            adaptation = None
+            if assignments is not None:
+                a = assignments[i]
+                adaptation = {**a.to_json(), "group": names.get(a.group) if a.group else None}
+            if row_errors[i] is not None:
+                files.append(FileResult(f.path, "error", reason=row_errors[i],
+                                        duration=f.duration, adaptation=adaptation))
+                continue
             p = probs[i]  # type: ignore[index]
             c = float(conf[i])  # type: ignore[index]
             files.append(FileResult(
                 f.path, "ok", label=self.labels[int(np.argmax(p))], confidence=c,
                 uncertain=bool(use_threshold and c < float(threshold)),  # type: ignore[arg-type]
                 probabilities={lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
-                duration=f.duration, quality=f.quality,
+                duration=f.duration, quality=f.quality, adaptation=adaptation,
                 outside_training=(outside_training_dict(f.quality, self.training_conditions)
                                   if f.quality is not None else []) + outside.get(f.path, []),
             ))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
                   "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
-        return self._result(files, threshold, notes + _outside_note(files), timing)
+        result = self._result(files, threshold, notes + _outside_note(files), timing)
+        result.adapt = self._adapt_summary(assignments, names)
+        return result
 
     def predict_segments(self, paths: Sequence[str | os.PathLike], params: SegmentParams,
                          threshold: float | None = None) -> PredictResult:
@@ -397,25 +420,67 @@ class Predictor:
                     reasons.append(r)
         return out
 
+    def _adaptive_bundles(self) -> bool:
+        assert self._bundles is not None
+        return any(b.normalize == "speaker" for b in self._bundles)
+
+    def _assignments(self, ok: list[Featurised]) -> list[Assignment] | None:
+        """Speaker group and mode of each readable file (None without --adapt-by or when no
+        bundle is speaker-normalised: then there is nothing to adapt)."""
+        if self.adapt is None or not self._adaptive_bundles():
+            return None
+        groups = speaker_of([f.path for f in ok], self.adapt)
+        return assign(groups, self.adapt.min_clips)
+
+    def _adapt_summary(self, assignments: list[Assignment] | None,
+                       names: dict[str, str]) -> dict[str, Any] | None:
+        if assignments is None:
+            return None
+        groups: dict[str, dict[str, Any]] = {}
+        for a in assignments:
+            if a.group is not None:
+                groups[names[a.group]] = {"n_clips": a.n_group, "mode": a.mode}
+        assert self.adapt is not None
+        return {**self.adapt.to_json(), "groups": dict(sorted(groups.items()))}
+
     def _predict_features(self, ok: list[Featurised]
                           ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Average the bundles' probabilities over ``self.labels`` (no speaker groups)."""
+        probs, conf, notes, _ = self._predict_rows(ok, None)
+        return probs, conf, notes
+
+    def _predict_rows(self, ok: list[Featurised], assignments: list[Assignment] | None = None,
+                      ) -> tuple[np.ndarray, np.ndarray, list[str], list[str | None]]:
         """Average the bundles' probabilities over ``self.labels``; confidence per the docs.
 
-        Holds the lock: a LiteRT interpreter must not run in two threads at once."""
+        Returns probabilities, confidence, notes and a per-row error (a row that needs the
+        strict model of a bundle that has none). Holds the lock: a LiteRT interpreter must not
+        run in two threads at once."""
         with self._lock:
-            return self._predict_features_locked(ok)
+            return self._predict_rows_locked(ok, assignments)
 
-    def _predict_features_locked(self, ok: list[Featurised]
-                                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def _predict_rows_locked(self, ok: list[Featurised], assignments: list[Assignment] | None
+                             ) -> tuple[np.ndarray, np.ndarray, list[str], list[str | None]]:
         assert self._bundles is not None
         notes: list[str] = []
+        errors: list[str | None] = [None] * len(ok)
         col = {lab: j for j, lab in enumerate(self.labels)}
         all_probs, all_conf = [], []
+        strict_default = one_speaker = False
         for bundle, spec in zip(self._bundles, self.specs_per_bundle, strict=True):
             X = np.stack([f.features[spec] for f in ok]).astype(np.float32)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                p, c = bundle.predict(X, None)
+                if bundle.normalize == "speaker" and assignments is not None:
+                    p, c, errs = predict_grouped(bundle, X, assignments)
+                    errors = [e if e is not None else o for e, o in zip(errs, errors,
+                                                                        strict=True)]
+                elif bundle.normalize == "speaker" and bundle.strict is not None:
+                    p, c = bundle.strict.predict(X, None)
+                    strict_default = True
+                else:
+                    p, c = bundle.predict(X, None)
+                    one_speaker |= bundle.normalize == "speaker"
             for w in caught:
                 msg = str(w.message)
                 if "has a single clip" not in msg and msg not in notes:
@@ -429,17 +494,30 @@ class Predictor:
             conf = np.mean(np.stack(all_conf), axis=0)
         else:
             conf = probs.max(axis=1)
-        if self.normalize in ("speaker", "mixed") and any(
-                b.normalize == "speaker" for b in self._bundles):
+        if self.adapt is not None and assignments is None and not self._adaptive_bundles():
+            notes.append("--adapt-by has no effect: this model does not use per-speaker "
+                         "normalisation (normalize: global), every file is classified strictly")
+        if strict_default:
+            notes.append("this is a speaker-adaptive model: without --adapt-by its strict twin "
+                         "classified every file (no information from other files); give "
+                         "--adapt-by folder|regex|file-list to standardise each speaker's "
+                         "clips with their own statistics")
+        if assignments is not None:
+            n_strict = sum(a.mode == "strict" for a in assignments)
+            if n_strict:
+                notes.append(f"{n_strict} file(s) fell back to the strict model (speaker group "
+                             f"smaller than {self.adapt.min_clips} clips, or no group); "  # type: ignore[union-attr]
+                             "see adaptation per file")
+        if one_speaker:
             notes.append(
                 f"this model uses per-speaker normalisation (normalize: speaker): the {len(ok)} "
                 "classified file(s) are treated as ONE speaker and standardised with their own "
-                "statistics; classify one speaker's files together, and expect other results "
-                "when the set of files changes")
+                "statistics; classify one speaker's files together (or give --adapt-by), and "
+                "expect other results when the set of files changes")
             if len(ok) == 1:
                 notes.append("a single file standardises to all zeros under speaker "
                              "normalisation: its prediction does not depend on the audio")
-        return probs, conf, notes
+        return probs, conf, notes, errors
 
 
 def _outside_note(files: Sequence[FileResult]) -> list[str]:

@@ -84,6 +84,21 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
                                "threshold", "min_segment", "max_segment", "pad", "merge_gap")}},
         },
         "files": {"type": "array", "items": {"$ref": "#/$defs/file"}},
+        "adapt": {
+            "type": "object",
+            "description": "speaker-adaptive prediction (--adapt-by): how files were grouped "
+                           "by speaker and each group's mode",
+            "required": ["by", "min_clips", "groups"],
+            "properties": {
+                "by": {"enum": ["folder", "regex", "file-list", "all"]},
+                "min_clips": {"type": "integer", "minimum": 2},
+                "speaker_regex": {"type": "string"}, "speaker_list": {"type": "string"},
+                "groups": {"type": "object", "additionalProperties": {
+                    "type": "object", "required": ["n_clips", "mode"],
+                    "properties": {"n_clips": {"type": "integer", "minimum": 0},
+                                   "mode": {"enum": ["adaptive", "strict"]}}}},
+            },
+        },
     },
     "$defs": {
         "segment": {
@@ -150,6 +165,16 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
                     "description": "--segment only: share of the classified speech time per "
                                    "label",
                 },
+                "adaptation": {
+                    "type": "object", "required": ["group", "n_group", "mode"],
+                    "description": "with --adapt-by: the file's speaker group, its size, and "
+                                   "whether the adaptive model (the group standardised with "
+                                   "its own statistics) or the strict one classified it (why)",
+                    "properties": {"group": {"type": ["string", "null"]},
+                                   "n_group": {"type": "integer", "minimum": 0},
+                                   "mode": {"enum": ["adaptive", "strict"]},
+                                   "reason": {"type": "string"}},
+                },
             },
             "allOf": [
                 {
@@ -186,7 +211,8 @@ class SegmentResult:
     probabilities: dict[str, float] | None = None
 
 
-OPTIONAL_FILE_FIELDS = ("segments", "label_share", "quality", "outside_training")
+OPTIONAL_FILE_FIELDS = ("segments", "label_share", "quality", "outside_training",
+                        "adaptation")
 """FileResult fields written only when set (``--segment``), so whole-file output is unchanged."""
 
 
@@ -211,6 +237,8 @@ class FileResult:
     label_share: dict[str, float] | None = None
     quality: dict[str, Any] | None = None       # ser.quality: snr_db, clipped, bandwidth
     outside_training: list[str] | None = None   # why the file lies outside training ([]: inside)
+    #: with --adapt-by: group, n_group, mode (adaptive|strict) and why (omitted otherwise)
+    adaptation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The file's object in ``--format json``."""
@@ -242,6 +270,8 @@ class PredictResult:
     corpus: dict[str, Any] = field(default_factory=dict)
     #: final (all clips), folds (fold bundles averaged), fold (one), bundle (other)
     bundle_kind: str = "bundle"
+    #: with --adapt-by: by, min_clips, groups {name: {n_clips, mode}} (omitted otherwise)
+    adapt: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, int]:
         """Counts of files, ok, error and uncertain."""
@@ -262,6 +292,8 @@ class PredictResult:
         }
         if self.segmentation is not None:
             doc["segmentation"] = self.segmentation
+        if self.adapt is not None:
+            doc["adapt"] = self.adapt
         doc["files"] = [f.to_json() for f in self.files]
         return doc
 
@@ -300,6 +332,8 @@ def format_table(result: PredictResult) -> str:
                          + ", ".join(f"{lab} {100 * v:.0f}%" for v, lab in shares),))
     widths = [max(len(r[i]) for r in rows if len(r) > 1) for i in range(5)]
     lines = [head]
+    if result.adapt is not None:
+        lines += adapt_lines(result.adapt)
     for r in rows:
         if len(r) == 1:
             lines.append(r[0])
@@ -328,12 +362,29 @@ def _quality_cell(f: FileResult) -> str:
     return cell
 
 
+def adapt_lines(adapt: dict[str, Any]) -> list[str]:
+    """The speaker groups of --adapt-by in words: which are adaptive, which fall back."""
+    groups = adapt.get("groups") or {}
+    n_ad = sum(g["mode"] == "adaptive" for g in groups.values())
+    out = [f"speaker-adaptive (--adapt-by {adapt['by']}, at least {adapt['min_clips']} clips "
+           f"per group): {n_ad} of {len(groups)} group(s) standardised with their own clips"]
+    for name, g in groups.items():
+        how = ("adaptive" if g["mode"] == "adaptive"
+               else f"strict model (fewer than {adapt['min_clips']} clips)")
+        out.append(f"  group {name}: {g['n_clips']} clip(s) -> {how}")
+    return out
+
+
 def _table_cells(r: FileResult | SegmentResult) -> tuple[str, str, str, str]:
     """STATUS, LABEL, CONF and TOP-3 / REASON of a file or segment row."""
     if r.status != "ok":
         return ("error", "-", "-", r.reason or "")
     top = sorted((r.probabilities or {}).items(), key=lambda kv: -kv[1])[:3]
-    return ("uncertain" if r.uncertain else "ok", r.label or "", _fmt_prob(r.confidence or 0.0),
+    status = "uncertain" if r.uncertain else "ok"
+    adaptation = getattr(r, "adaptation", None)
+    if adaptation is not None:
+        status += f" ({adaptation['mode']})"
+    return (status, r.label or "", _fmt_prob(r.confidence or 0.0),
             "  ".join(f"{lab} {_fmt_prob(p)}" for lab, p in top))
 
 
@@ -355,6 +406,10 @@ def _cell(v: Any) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
+ADAPT_CSV_COLUMNS = ["adapt_group", "adapt_n_group", "adapt_mode"]
+"""Extra CSV columns with --adapt-by (after the probabilities)."""
+
+
 def write_csv(result: PredictResult, out: Any) -> None:
     """One row per file; probabilities at full precision in prob_<label> columns.
 
@@ -365,15 +420,19 @@ def write_csv(result: PredictResult, out: Any) -> None:
     labels = result.labels
     segmented = result.segmentation is not None
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(csv_columns(labels, segmented))
+    adapting = result.adapt is not None and not segmented
+    w.writerow(csv_columns(labels, segmented) + (ADAPT_CSV_COLUMNS if adapting else []))
     for f in result.files:
         probs = f.probabilities or {}
         if not segmented:
+            a = f.adaptation or {}
             w.writerow([_cell(f.path), f.status, _cell(f.reason), _cell(f.label),
                         _cell(f.confidence), _cell(f.uncertain), _cell(f.duration),
                         _cell(None if f.outside_training is None
                               else "; ".join(f.outside_training)),
-                        *(_cell(probs.get(lab)) for lab in labels)])
+                        *(_cell(probs.get(lab)) for lab in labels),
+                        *([_cell(a.get(k)) for k in ("group", "n_group", "mode")]
+                          if adapting else [])])
             continue
         for i, s in enumerate(f.segments or []):
             sp = s.probabilities or {}

@@ -32,6 +32,9 @@ TRUST_COLUMNS = ["synthetic", "chance", "uar_low", "uar_high", "at_chance", "wor
                  "test_clips_source_in_training"]
 TAIL_COLUMNS = ["ece", "conf_auroc", "ood_auroc", "ood_auroc_other", "ood_score"]
 COST_COLUMNS = ["train_s", "bundle_mb", "n_params", "predict_ms_per_clip"]
+# strict (nothing from test speakers) vs adaptive (normalize: speaker) figures of a model
+MODE_COLUMNS = ["mode", "strict_uar_mean", "strict_uar_std"]
+ADAPTIVE_MARK = "[ADAPTIVE]"
 AT_CHANCE_MARK = "[AT CHANCE]"
 SYNTHETIC_NOTE = ("is the synthetic demo corpus (generated tones and noise, not speech): its "
                   "figures show that the workflow runs, and its models are not meant for real "
@@ -154,9 +157,10 @@ def leaderboard_frame(entries: Sequence[_Entry]) -> pd.DataFrame:
                     "ood_score": m.get("ood_score", "")})
         row.update(_trust_row(m))
         row.update(_cost_row(m))
+        row.update(_mode_row(m))
         rows.append(row)
     columns = (BASE_COLUMNS + TRUST_COLUMNS + [f"acc_snr{k}" for k in snr_keys] + TAIL_COLUMNS
-               + COST_COLUMNS)
+               + COST_COLUMNS + MODE_COLUMNS)
     frame = pd.DataFrame(rows, columns=columns)
     for col in columns:
         if col not in _TEXT_COLUMNS:
@@ -168,7 +172,28 @@ def leaderboard_frame(entries: Sequence[_Entry]) -> pd.DataFrame:
 
 
 _TEXT_COLUMNS = ("dataset", "model", "arch", "features", "protocol", "leaky", "ood_score",
-                 "synthetic", "at_chance", "worst_speaker")
+                 "synthetic", "at_chance", "worst_speaker", "mode")
+
+
+def _mode_row(m: dict[str, Any]) -> dict[str, Any]:
+    """strict or adaptive (per-speaker normalisation: needs the test speaker's clips), and the
+    strict twin's UAR of an adaptive model trained with fallback: strict."""
+    strict = m.get("strict") or {}
+    return {"mode": "adaptive" if m.get("normalize") == "speaker" else "strict",
+            "strict_uar_mean": strict.get("folds_mean"), "strict_uar_std": strict.get("folds_std")}
+
+
+def _uar_text(r: Any, bold: bool = False) -> str:
+    """The UAR cell: mean ± std; adaptive rows say so and give their strict twin's figure."""
+    if math.isnan(_num(r["uar_mean"])):
+        return "-"
+    mean = _fmt(r["uar_mean"])
+    text = f"{f'<b>{mean}</b>' if bold else mean} ± {_fmt(r['uar_std'])}"
+    if r.get("mode") == "adaptive":
+        text = f"adaptive {text}"
+        if not math.isnan(_num(r.get("strict_uar_mean"))):
+            text += f" (strict {_fmt(r['strict_uar_mean'])} ± {_fmt(r['strict_uar_std'])})"
+    return text
 
 
 def _trust_row(m: dict[str, Any]) -> dict[str, Any]:
@@ -302,9 +327,10 @@ def leaderboard_markdown(board: pd.DataFrame, cross: pd.DataFrame) -> str:
             model += f" {LEAKY_MARK}"
         if _flag(r["at_chance"]):
             model += f" {AT_CHANCE_MARK}"
+        if r.get("mode") == "adaptive":
+            model += f" {ADAPTIVE_MARK}"
         dataset = str(r["dataset"]) + (" (synthetic)" if _flag(r["synthetic"]) else "")
-        uar = ("-" if math.isnan(_num(r["uar_mean"]))
-               else f"{_fmt(r['uar_mean'])} ± {_fmt(r['uar_std'])}")
+        uar = _uar_text(r)
         rows.append([dataset, model, str(r["arch"]), str(r["features"]), str(r["protocol"]),
                      uar, _interval_text(r), _fmt(r["chance"], 3), _worst_text(r),
                      _leak_text(r), _fmt(r["accuracy"]), _fmt(r["macro_f1"])]
@@ -332,6 +358,12 @@ def leaderboard_markdown(board: pd.DataFrame, cross: pd.DataFrame) -> str:
         "",
         _md_table(header, rows, align) if rows else "(no models evaluated)",
     ]
+    if (board["mode"] == "adaptive").any():
+        parts += ["", f"{ADAPTIVE_MARK}: speaker-adaptive (normalize: speaker): each test "
+                  "speaker is standardised with the statistics of its own test clips, which "
+                  "needs the speaker's identity and a set of its clips at prediction time "
+                  "(ser predict --adapt-by); (strict ...) is the same recipe with the training "
+                  "speakers' scaler (fallback: strict), which uses nothing from test speakers."]
     if board["leaky"].any():
         parts += ["", f"{LEAKY_MARK}: leaky protocol (speakers shared between training and test "
                   "and/or SMOTE before the split); optimistic, not comparable with the "
@@ -403,9 +435,10 @@ def _leaderboard_html(board: pd.DataFrame) -> str:
         tag = '<span class="tag">leaky</span>' if r["leaky"] else ""
         if _flag(r["at_chance"]):
             tag += '<span class="tag">at chance</span>'
+        if r.get("mode") == "adaptive":
+            tag += '<span class="tag">adaptive: needs the speaker\'s clips</span>'
         link = f'<a href="#m-{_slug(r["dataset"])}-{_slug(r["model"])}">{_e(r["model"])}</a>'
-        uar = ("-" if math.isnan(_num(r["uar_mean"]))
-               else f"<b>{_fmt(r['uar_mean'])}</b> ± {_fmt(r['uar_std'])}")
+        uar = _uar_text(r, bold=True)
         dataset = _e(r["dataset"]) + (' <span class="tag synth">synthetic</span>'
                                       if _flag(r["synthetic"]) else "")
         leak = _leak_text(r)

@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -125,8 +126,12 @@ class Service:
         self.predictor = Predictor(self.model_dir, jobs=jobs, runtime=runtime)
         self.threshold = threshold
         self.segment_params = segment_defaults or SegmentParams()
+        from ser.adapt import DEFAULT_MIN_CLIPS
+
+        self.adapt_min_clips = DEFAULT_MIN_CLIPS
         self.segment_params.check()
         self.tmp_root = Path(tempfile.mkdtemp(prefix="ser-serve-"))
+        self.lock = threading.Lock()
         self.started = time.time()
 
     def start(self) -> None:
@@ -164,19 +169,34 @@ class Service:
     def predict_upload(self, fileobj: Any, filename: str | None, *, segment: bool,
                        threshold: float | None) -> dict[str, Any]:
         """Classify one uploaded file; returns the ``ser predict --format json`` document."""
+        return self.predict_uploads([(fileobj, filename)], segment=segment, threshold=threshold)
+
+    def predict_uploads(self, uploads: list[tuple[Any, str | None]], *, segment: bool,
+                        threshold: float | None, adapt: bool = False) -> dict[str, Any]:
+        """Classify uploaded files. ``adapt``: the files are ONE speaker's clips; a
+        speaker-adaptive model standardises them with their own statistics when there are
+        at least ``--adapt-min-clips`` of them (as `ser predict --adapt-by all`), else its
+        strict twin answers (the JSON's ``adapt`` and per-file ``adaptation`` say which)."""
+        from ser.adapt import Grouping
+
         folder = Path(tempfile.mkdtemp(dir=self.tmp_root))
         try:
-            path = folder / "upload"
-            with open(path, "wb") as out:
-                shutil.copyfileobj(fileobj, out, 1 << 20)
+            paths = []
+            for i, (fileobj, _) in enumerate(uploads):
+                path = folder / f"upload{i}"
+                with open(path, "wb") as out:
+                    shutil.copyfileobj(fileobj, out, 1 << 20)
+                paths.append(path)
+            self.predictor.adapt = Grouping("all", min_clips=self.adapt_min_clips) if adapt \
+                else None
             result = self.predictor.predict_files(
-                [path], threshold, segment=self.segment_params if segment else None)
+                paths, threshold, segment=self.segment_params if segment else None)
             doc = result.to_json()
         finally:
+            self.predictor.adapt = None
             shutil.rmtree(folder, ignore_errors=True)
-        shown = display_name(filename)
-        for f in doc["files"]:
-            f["path"] = shown
+        for f, (_, filename) in zip(doc["files"], uploads, strict=True):
+            f["path"] = display_name(filename)
         return doc
 
 
@@ -211,12 +231,15 @@ def create_app(service: Service, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
         return service.model_info()
 
     @app.post("/predict")
-    def predict(file: UploadFile = File(...), segment: bool = Form(False),  # noqa: B008
-                threshold: float | None = Form(None)) -> JSONResponse:  # noqa: B008
+    def predict(file: list[UploadFile] = File(...), segment: bool = Form(False),  # noqa: B008
+                threshold: float | None = Form(None),  # noqa: B008
+                adapt: bool = Form(False)) -> JSONResponse:  # noqa: B008
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise HTTPException(422, f"threshold must be within 0..1, got {threshold:g}")
         t = service.threshold if threshold is None else threshold
-        doc = service.predict_upload(file.file, file.filename, segment=segment, threshold=t)
+        with service.lock:  # the predictor's adapt setting belongs to one request at a time
+            doc = service.predict_uploads([(f.file, f.filename) for f in file],
+                                          segment=segment, threshold=t, adapt=adapt)
         status = 200 if doc["summary"]["error"] == 0 else 422
         return JSONResponse(doc, status_code=status)
 
@@ -229,8 +252,10 @@ SERVE_DESCRIPTION = """\
 Serve MODEL_DIR (a results/models/DATASET/MODEL folder, as for ser predict) on a local web page
 that records from the microphone or takes an audio/video file and shows the label, the
 probabilities and, for longer clips, a timeline of speech segments; the same page's API:
-POST /predict (multipart field `file`; form fields `segment`, `threshold`) answers with the JSON
-of `ser predict --format json`; GET /model, GET /health; GET /docs for the OpenAPI page."""
+POST /predict (multipart field `file`, repeatable; form fields `segment`, `threshold`, `adapt`:
+the files are one speaker's clips, standardised together by a speaker-adaptive model) answers
+with the JSON of `ser predict --format json`; GET /model, GET /health; GET /docs for the OpenAPI
+page."""
 
 
 def serve(model_dir: str, *, host: str = "127.0.0.1", port: int = 8000,

@@ -148,10 +148,12 @@ def train_fold(
     labels = _labels_for(meta_tr, emotions)
     by_speaker = protocol_name != "random" and speakers_known(meta_tr)
 
+    t_fit = time.perf_counter()
     model, scaler, history, fit_info = fit_model(
         meta_tr, X_tr, model_cfg, labels, seed=seed, threads=threads, smote=smote,
         by_speaker=by_speaker, blocks=feature_blocks(meta),
     )
+    t_fit = time.perf_counter() - t_fit
 
     meta_te = meta_df[test_mask].reset_index(drop=True)
     spk_te = meta_te["speaker"].astype(str).to_numpy() if speakers_known(meta_te) else None
@@ -176,9 +178,15 @@ def train_fold(
         "corpus": corpus or {"dataset": dataset},
         **fit_info,
     }
+    t_twin = time.perf_counter()
+    twin = _strict_twin(meta_tr, X_tr, model_cfg, labels, train_info, seed=seed,
+                        threads=threads, smote=smote, by_speaker=by_speaker,
+                        blocks=feature_blocks(meta))
+    # training cost of the bundle (tuning and a strict twin included), for evaluation's cost
+    train_info["train_seconds"] = round(t_fit + time.perf_counter() - t_twin, 3)
     save_bundle(
         bundle_dir, model, labels=labels, scaler=scaler, feature_set=feature_set, audio=audio,
-        normalize=fit_info["normalize"], train_info=train_info, history=history,
+        normalize=fit_info["normalize"], train_info=train_info, history=history, strict=twin,
         profile=bundle_profile(meta_tr, X_tr, manifest, seed),
     )
     # after saving: a Keras model now predicts through the LiteRT copy that `ser predict` runs
@@ -186,6 +194,9 @@ def train_fold(
     probs = model.predict_proba(Xs_te)
     conf = model.confidence(Xs_te)
     preds = prediction_frame(meta_te, probs, conf, labels, fold)
+    if twin is not None:
+        preds = with_strict_columns(preds, twin["model"].predict_proba(
+            apply_scaler(X[test_mask], twin["scaler"])), labels)
 
     pred_info = {
         "labels": labels,
@@ -223,6 +234,35 @@ def train_fold(
         "leaky": bool(protocol.get("leaky", False)),
         "seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+def _strict_twin(meta_tr: pd.DataFrame, X_tr: np.ndarray, model_cfg: dict[str, Any],
+                 labels: list[str], train_info: dict[str, Any], **fit_kw: Any
+                 ) -> dict[str, Any] | None:
+    """With ``fallback: strict`` (an adaptive model), the same recipe fitted with the training
+    speakers' scaler: what `ser predict --adapt-by` falls back to for a speaker with too few
+    clips, and the strict figure evaluation reports beside the adaptive one."""
+    if model_cfg.get("fallback", "none") != "strict":
+        return None
+    cfg = {k: v for k, v in model_cfg.items() if k != "fallback"}
+    cfg["normalize"] = "global"
+    model, scaler, history, info = fit_model(meta_tr, X_tr, cfg, labels, **fit_kw)
+    return {"model": model, "scaler": scaler, "history": history,
+            "train_info": {**train_info, **info, "strict_twin_of": train_info.get("model")}}
+
+
+def with_strict_columns(preds: pd.DataFrame, probs: np.ndarray,
+                        labels: Sequence[str]) -> pd.DataFrame:
+    """Add the strict twin's prediction and probabilities (``strict_predicted``,
+    ``strict_prob_<label>``) to an adaptive model's fold predictions."""
+    from ser.evaluate import STRICT_PREFIX
+
+    probs = np.asarray(probs, dtype=np.float64)
+    out = preds.copy()
+    out[STRICT_PREFIX + "predicted"] = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
+    for j, name in enumerate(labels):
+        out[f"{STRICT_PREFIX}prob_{name}"] = probs[:, j]
+    return out
 
 
 def train_full(
@@ -280,11 +320,14 @@ def train_full(
         "corpus": corpus or {"dataset": dataset},
         **fit_info,
     }
+    twin = _strict_twin(meta_tr, X_tr, model_cfg, labels, train_info, seed=seed,
+                        threads=threads, smote="none" if smote == "before_split" else smote,
+                        by_speaker=by_speaker, blocks=feature_blocks(meta))
     save_bundle(
         bundle_dir, model, labels=labels, scaler=scaler, feature_set=feature_set_info(meta),
         audio=dict(audio or {"sample_rate": meta.get("sample_rate", 16000)}),
         normalize=fit_info["normalize"], train_info=train_info, history=history,
-        profile=bundle_profile(meta_tr, X_tr, manifest, seed),
+        profile=bundle_profile(meta_tr, X_tr, manifest, seed), strict=twin,
     )
     return {
         "dataset": dataset,
