@@ -577,3 +577,12 @@ def test_ravdess_dev() -> None:
     for e in clips:
         assert e.rel.split("/")[0] == f"Actor_{e.speaker}"
         assert e.path.is_file()
+
+
+def test_merged_corpus_keeps_labels_outside_the_canonical_set() -> None:
+    from ser.stages import merged_labels
+
+    sources = [{"angry", "neutral", "calm"}, {"frustrated", "neutral", "excited"}]
+    assert merged_labels({"calm": "neutral"}, None, sources) == [
+        "neutral", "angry", "excited", "frustrated"]
+    assert merged_labels(None, ["neutral", "angry"], sources) == ["neutral", "angry"]

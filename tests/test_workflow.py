@@ -238,6 +238,14 @@ def test_logs_hold_what_jobs_said_and_the_console_stays_clean(cross_run):
                 *logs.glob("cross/**/*.log")]:
         text = log.read_text()
         assert "started" in text and "done in" in text, log
+    svm = (logs / "train" / "rav" / "svm" / "fold0.log").read_text()
+    assert re.search(r"rav/svm fold 0 of 2 \(speaker_kfold\): training on \d+ rows of 2 "
+                     r"speaker\(s\), testing \d+ rows of 2 speaker\(s\)", svm), svm
+    assert "svm fitted" in svm
+    assert re.search(r"rav/svm: UAR 0\.\d+, accuracy 0\.\d+ on \d+ clean test rows",
+                     (logs / "evaluate" / "rav" / "svm.log").read_text())
+    assert "cross-corpus rav -> crema (svm)" in (logs / "cross" / "rav__crema" / "svm.log"
+                                                 ).read_text()
     dnn = (logs / "train" / "rav" / "dnn" / "fold0.log").read_text()
     assert len(dnn.splitlines()) > 2  # TensorFlow's own lines land here, not on the console
 

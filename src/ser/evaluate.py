@@ -10,6 +10,7 @@ All metric arithmetic is scikit-learn's; this module only selects rows and assem
 from __future__ import annotations
 
 import json
+import logging
 import re
 import warnings
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from ser import trust
 from ser.augment import snr_text
 from ser.io import jsonable, write_json, write_parquet
 from ser.io import write_text as write_text_atomic
+
+log = logging.getLogger(__name__)
 
 ECE_BINS = 15
 FIGURES = ("confusion.png", "confusion_norm.png", "snr.png", "conditions.png", "curves.png",
@@ -583,6 +586,10 @@ def evaluate_model(
             info["features"] = feats
     metrics = {**info, **metrics}
     folds_used = sorted({int(f) for f in pred["fold"]}) if "fold" in pred else []
+    log.info("%s/%s: UAR %.3f, accuracy %.3f on %s clean test rows over %d fold(s) (%s)",
+             dataset, model, metrics.get("uar", float("nan")),
+             metrics.get("accuracy", float("nan")), metrics.get("n_test", "?"),
+             len(folds_used), metrics.get("protocol", "?"))
 
     # Tables.
     write_parquet(pred, out_dir / "predictions.parquet", {**meta, "folds": folds_used})

@@ -71,7 +71,7 @@ SYNTHETIC_WARNING = (
     "speech): it shows that the workflow runs, and its labels mean nothing for real "
     "recordings; train on recorded emotional speech (README: your own corpora)")
 
-DEFAULT_AUDIO = {"sample_rate": 16000, "min_duration": 0.3, "silence_dbfs": -60.0,
+DEFAULT_AUDIO = {"sample_rate": 16000, "min_duration": 0.3, "silence_dbfs": -70.0,
                  "trim_db": None}
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ser.corpora import CANONICAL, label_order, load_table
+from ser.corpora import label_order, load_table
 from ser.features.tables import META_COLUMNS
 from ser.io import META_KEY, atomic_path, read_meta, write_parquet
 from ser.splits import make_splits, save_splits
@@ -73,10 +73,11 @@ def table_dataset(path: Path, out_features: Path, out_manifest: Path, *, dataset
 def merged_labels(label_map: Mapping[str, str] | None, emotions: Sequence[str] | None,
                   source_labels: Sequence[set[str]]) -> list[str]:
     """Labels of a merged corpus: `emotions` when given, else the union of the sources' mapped
-    labels, in canonical order."""
+    labels, in the project's label order (canonical first; a corpus' own labels such as
+    `frustrated` are kept too)."""
     mapped = set().union(*[{(label_map or {}).get(lab, lab) for lab in s} for s in source_labels])
     keep = set(emotions) if emotions else mapped
-    return [c for c in label_order(keep & mapped) if c in CANONICAL]
+    return label_order(keep & mapped)
 
 
 def merge_tables(sources: Mapping[str, Path], out: Path, *, dataset: str,

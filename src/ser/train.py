@@ -147,6 +147,10 @@ def train_fold(
     meta_tr, X_tr = _training_part(meta_df, X, train_mask, condition_balance)
     labels = _labels_for(meta_tr, emotions)
     by_speaker = protocol_name != "random" and speakers_known(meta_tr)
+    log.info("%s/%s fold %d of %d (%s): training on %d rows of %d speaker(s), testing %d rows "
+             "of %d speaker(s); labels %s", dataset, model_name, fold, n_folds, protocol_name,
+             len(meta_tr), meta_tr["speaker"].nunique(), int(test_mask.sum()),
+             meta_df.loc[test_mask, "speaker"].nunique(), ", ".join(labels))
 
     t_fit = time.perf_counter()
     model, scaler, history, fit_info = fit_model(
@@ -218,6 +222,9 @@ def train_fold(
         "runtime": runtime_of(model),
     }
     write_predictions(preds, predictions_out, pred_info)
+    log.info("%s fitted (%s, params %s) and %d test rows predicted in %.1f s", fit_info["arch"],
+             fit_info["normalize"], fit_info["chosen_params"] or fit_info["params"], len(preds),
+             time.perf_counter() - t0)
     return {
         **{
             k: train_info[k]
@@ -379,6 +386,9 @@ def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path], mode
     meta_df, X, _ = read_table(list(test_tables))
     keep = meta_df["label"].astype(str).isin(labels).to_numpy()
     meta_df, X = meta_df[keep].reset_index(drop=True), X[keep]
+    log.info("cross-corpus %s -> %s (%s): trained on %d rows, predicting %d rows over labels %s",
+             train_name, test_name, model_name, info.get("n_train", 0), len(meta_df),
+             ", ".join(labels))
     pred = predict_frame(bundle, meta_df, X)
     pred["fold"] = 0
     write_predictions(pred, predictions_out, {
