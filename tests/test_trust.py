@@ -134,7 +134,7 @@ def test_noise_kind_scores_and_sentence() -> None:
     assert "near chance" in text  # 0.00 <= 1.5 x chance
     at_chance = trust.noise_sentence({"clean": 0.8, "20": 0.26, "0": 0.25},
                                      {"white": {"20": 0.26, "0": 0.25}}, 0.25)
-    assert "Already at 20 dB (white) it is near chance" in at_chance
+    assert "Already at 20 dB SNR (white) it is near chance" in at_chance
     mild = trust.noise_sentence({"clean": 0.8}, {"pink": {"10": 0.75}}, 0.25)
     assert mild.endswith("The model holds up under the noise tested.")
     assert trust.noise_sentence({"clean": 0.8}, {}, 0.25) == ""

@@ -73,9 +73,10 @@ nav a{margin-right:1rem;color:#23395d}main{padding:0 2rem 3rem;max-width:1400px}
 section{margin-top:1.5rem}h2{border-bottom:2px solid #23395d;padding-bottom:.2rem}
 h3{margin-bottom:.3rem}table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0;
 background:#fff}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
-th{background:#eef1f5}td.text,th.text{text-align:left}tr.leaky td{background:#fff4e5}
+th{background:#eef1f5}td.text,th.text{text-align:left}
+td:not(.text){white-space:nowrap}tr.leaky td{background:#fff4e5}
 .tag{display:inline-block;background:#d9534f;color:#fff;border-radius:3px;padding:0 .3rem;
-font-size:.75rem;margin-left:.3rem}.figs{display:flex;flex-wrap:wrap;gap:1rem}
+font-size:.75rem;margin-left:.3rem}.figs{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
 figure{margin:0;background:#fff;border:1px solid #ddd;padding:.4rem;max-width:100%}
 figure img{max-width:100%;height:auto;display:block}figcaption{font-size:.8rem;color:#555;
 max-width:520px}pre{background:#fff;border:1px solid #ddd;padding:.5rem;overflow-x:auto;
@@ -424,13 +425,16 @@ def _ood_cell(value: Any, score: Any) -> str:
 
 
 def _leaderboard_html(board: pd.DataFrame) -> str:
+    """Two tables that fit a screen: the scores with what sits beside them (interval, chance,
+    worst speaker, leakage), then robustness, confidence and cost of the same rows."""
     snr_cols = [c for c in board.columns if c.startswith("acc_snr")]
-    header = (["dataset", "model", "arch", "features", "protocol", "UAR (mean ± std)",
-               "UAR 95% CI", "chance", "worst speaker", "leak spk / clips", "accuracy",
-               "macro-F1"] + [f"acc @ {c[len('acc_snr'):]} dB" for c in snr_cols]
-              + ["ECE", "conf AUROC", "OOD AUROC", "train s / fold", "bundle MB", "params",
-                 "ms / clip", "folds", "n_test"])
-    rows, classes = [], []
+    scores_header = ["dataset", "model", "arch", "features", "protocol", "UAR (mean ± std)",
+                     "UAR 95% CI", "chance", "worst speaker", "leak spk / clips", "accuracy",
+                     "macro-F1", "folds", "n_test"]
+    cost_header = (["dataset", "model"] + [f"acc @ {c[len('acc_snr'):]} dB" for c in snr_cols]
+                   + ["ECE", "conf AUROC", "OOD AUROC", "train s / fold", "bundle MB",
+                      "params", "ms / clip"])
+    scores, costs, classes = [], [], []
     for _, r in board.iterrows():
         tag = '<span class="tag">leaky</span>' if r["leaky"] else ""
         if _flag(r["at_chance"]):
@@ -444,17 +448,19 @@ def _leaderboard_html(board: pd.DataFrame) -> str:
         leak = _leak_text(r)
         if _num(r["test_speakers_in_training"]) > 0 or _num(r["test_clips_source_in_training"]) > 0:
             leak = f'<span class="bad">{leak}</span>'
-        rows.append([dataset, link + tag, _e(r["arch"]), _e(r["features"]),
-                     _e(r["protocol"]), uar, _interval_text(r), _fmt(r["chance"]),
-                     _e(_worst_text(r)), leak, _fmt(r["accuracy"]), _fmt(r["macro_f1"])]
-                    + [_fmt(r[c]) for c in snr_cols]
-                    + [_fmt(r["ece"]), _fmt(r["conf_auroc"]),
-                       _ood_cell(r["ood_auroc"], r["ood_score"]), _fmt(r["train_s"], 1),
-                       _fmt(r["bundle_mb"], 2), _params(r["n_params"]),
-                       _fmt(r["predict_ms_per_clip"], 1), str(r["folds"]),
+        scores.append([dataset, link + tag, _e(r["arch"]), _e(r["features"]), _e(r["protocol"]),
+                       uar, _interval_text(r), _fmt(r["chance"]), _e(_worst_text(r)), leak,
+                       _fmt(r["accuracy"]), _fmt(r["macro_f1"]), str(r["folds"]),
                        _fmt(r["n_test"], 0)])
+        costs.append([dataset, link + tag] + [_fmt(r[c]) for c in snr_cols]
+                     + [_fmt(r["ece"]), _fmt(r["conf_auroc"]),
+                        _ood_cell(r["ood_auroc"], r["ood_score"]), _fmt(r["train_s"], 1),
+                        _fmt(r["bundle_mb"], 2), _params(r["n_params"]),
+                        _fmt(r["predict_ms_per_clip"], 1)])
         classes.append("leaky" if r["leaky"] else ("chance" if _flag(r["at_chance"]) else ""))
-    return _table_html(header, rows, text_cols=5, row_classes=classes)
+    return (_table_html(scores_header, scores, text_cols=5, row_classes=classes)
+            + "<h3>Noise, confidence and cost</h3>"
+            + _table_html(cost_header, costs, text_cols=2, row_classes=classes))
 
 
 HOW_TO_READ = """
@@ -541,9 +547,9 @@ def _verdict_html(m: dict[str, Any]) -> str:
     if interval.get("low") is None or m.get("chance") is None:
         return ""
     chance = float(m["chance"])
-    text = (f"UAR {_fmt(m.get('uar'), 2)}, 95 % interval {_fmt(interval['low'], 2)} to "
-            f"{_fmt(interval['high'], 2)} ({_e(interval.get('method', ''))}); chance is "
-            f"{_fmt(chance, 2)}.")
+    text = (f"UAR {_fmt(m.get('uar'), 3)}, 95 % interval {_fmt(interval['low'], 3)} to "
+            f"{_fmt(interval['high'], 3)} by {_e(interval.get('method', ''))}; chance is "
+            f"{_fmt(chance, 3)}.")
     if m.get("at_chance"):
         return (f'<p class="warn"><b>At chance:</b> {text} The interval reaches chance, so '
                 "these results do not show that the model recognises emotions at all.</p>")

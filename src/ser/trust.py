@@ -208,6 +208,8 @@ def separation_words(value: float | None) -> str:
         return "separates them"
     if value >= WEAK:
         return "separates them only weakly"
+    if value < 1 - WEAK:
+        return "does NOT separate them (it ranks them the wrong way round)"
     return "does NOT separate them"
 
 
@@ -255,12 +257,15 @@ def noise_sentence(by_snr: Mapping[str, float], by_noise: Mapping[str, Mapping[s
         return ""
     worst, kind, snr = min(cells)
     text = (f"Per noise kind, accuracy falls furthest with {kind} noise at {snr} dB SNR: "
-            f"{worst:.2f} against {clean:.2f} on clean clips (chance {chance:.2f}).")
-    near = sorted({(float(s), k) for acc, k, s in cells if acc <= chance * 1.5}, reverse=True)
+            f"{worst:.2f} against {clean:.2f} on clean clips (chance {chance:.3f}).")
+    near = [(float(s), k) for acc, k, s in cells if acc <= chance * 1.5]
     if near:
-        first_snr, first_kind = near[0]
-        text += (f" Already at {first_snr:g} dB ({first_kind}) it is near chance: recordings "
-                 "with that much background noise get labels no better than a guess.")
+        top = max(s for s, _ in near)
+        kinds = ", ".join(sorted({k for s, k in near if s == top}))
+        lowest = top == min(float(s) for _, _, s in cells)
+        text += (f" {'At' if lowest else 'Already at'} {top:g} dB SNR ({kinds}) it is near "
+                 "chance: recordings with that much background noise get labels no better than "
+                 "a guess.")
     elif clean - worst > 0.1:
         text += (" Expect noticeably worse labels than the clean figure on recordings with such "
                  "noise.")
