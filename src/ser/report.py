@@ -605,7 +605,7 @@ def _cost_html(m: dict[str, Any]) -> str:
             ["prediction time per clip", f"{_fmt(row['predict_ms_per_clip'], 1)} ms"],
             ["of which features", "-" if feat is None else f"{1000 * feat:.1f} ms"],
             ["of which model", "-" if model is None else f"{1000 * model:.2f} ms"]]
-    return (f'<h4>Cost</h4><div class="figs">{_table_html(["", ""], rows)}</div>'
+    return (f'<h4>Cost</h4><div class="figs">{_table_html(["cost", "value"], rows)}</div>'
             f'<p class="muted">{_e(cost.get("how", ""))}</p>')
 
 
@@ -628,8 +628,8 @@ def _confidence_html(m: dict[str, Any]) -> str:
             f"{check.get('n_wrong', 0)} wrong ones).</li>")
     ood = m.get("ood_auroc") or {}
     base = m.get("ood_auroc_maxprob") or {}
-    names = {"noisy_0db": f"clean clips vs their copies at {m.get('ood_noisy_snr_db', 0):g} dB "
-                          "SNR", "other_corpus": "this corpus vs another corpus"}
+    names = {"noisy_0db": f"Clean clips vs their copies at {m.get('ood_noisy_snr_db', 0):g} dB "
+                          "SNR", "other_corpus": "This corpus vs another corpus"}
     for key, value in ood.items():
         extra = (f"; the highest class probability gives {_fmt(base[key], 2)}"
                  if key in base else "")
@@ -652,10 +652,12 @@ def _confidence_html(m: dict[str, Any]) -> str:
             f" by the reported labels, {_fmt(native['uar'], 3)} by the model's own rule"
             + (' <span class="bad">(the reported labels are worse)</span>' if worse else "")
             + ".</li>")
-    if m.get("reload_max_abs_diff") is not None:
+    diff = m.get("reload_max_abs_diff")
+    if diff is not None:
+        same = ("exactly the evaluated probabilities" if diff == 0 else
+                f"probabilities within {diff:.1e} of the evaluated ones")
         items.append(f"<li>Reloading the saved bundles as <code>ser predict</code> does gives "
-                     f"probabilities within {m['reload_max_abs_diff']:.1e} of the evaluated "
-                     "ones.</li>")
+                     f"{same}.</li>")
     if not items:
         return ""
     return f"<h4>Can its confidence be trusted?</h4><ul>{''.join(items)}</ul>"

@@ -445,8 +445,8 @@ def check_bundles(bundle_dirs: Sequence[Path], feature_tables: Sequence[Path],
                                      else feature_s + model_per_clip),
         "how": (f"means over {len(bundle_dirs)} fold bundle(s); model time = median of "
                 f"{TIMED_CLIPS} single-clip predictions at evaluation; feature time = mean per "
-                "clean clip recorded when the feature table was computed; training time = fit "
-                "time recorded in the bundle; all on the machine and load of that run"),
+                "clean clip recorded when the feature table was computed; training time = "
+                "tuning + fit, recorded in the bundle; all on the machine and load of that run"),
     }
     out: dict[str, Any] = {"cost": cost,
                            "reload_max_abs_diff": max(diffs) if diffs else None}
