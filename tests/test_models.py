@@ -449,3 +449,23 @@ def test_svm_labels_are_svc_predict_and_probabilities_are_calibrated(tmp_path: P
     assert model.n_parameters() == again.n_parameters() > 8
     assert json.loads((tmp_path / "model.json").read_text())["n_parameters"] == \
         model.n_parameters()
+
+
+@pytest.mark.parametrize("arch", ["ensemble", "late_fusion", "logreg", "svm", "xgboost"])
+def test_reported_label_is_the_archs_own_decision(arch: str) -> None:
+    """The label (argmax of predict_proba) is each family's own decision rule: native_predict
+    is None where they coincide by construction (softmax networks, boosted trees, averaged
+    members) and equals the argmax for scikit-learn estimators; an ensemble's majority vote is
+    a second rule that evaluation reports beside it. (Keras networks: the softmax argmax is
+    their decision; they return None, see the round trip.)"""
+    shape, params = CASES[arch]
+    X, y = make_data(shape, n=60)
+    model = build(arch, shape, N_CLASSES, params, seed=0)
+    model.fit(X, y)
+    native = model.native_predict(X)
+    if arch in ("xgboost", "late_fusion"):
+        assert native is None
+    elif arch == "ensemble":
+        assert native is not None and native.shape == (len(X),)
+    else:
+        np.testing.assert_array_equal(model.predict_proba(X).argmax(axis=1), native)
