@@ -59,6 +59,7 @@ def test_health_and_model_describe_the_loaded_model(client, ravdess_model) -> No
     assert m["labels"][:2] == ["neutral", "calm"] and len(m["labels"]) == 8
     assert m["feature_sets"] == ["egemaps"]
     assert m["training_corpus"] == ["ravdess"]
+    assert m["corpus"]["synthetic"] is False and m["bundle_kind"] in ("folds", "fold", "final")
     assert [b["train_speakers"] for b in m["bundles"]] == [["03", "04"], ["01", "02"]]
     page = client.get("/")
     assert page.status_code == 200 and "MediaRecorder" in client.get("/static/app.js").text

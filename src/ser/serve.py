@@ -163,6 +163,7 @@ class Service:
                 "feature_sets": p.feature_set_names, "normalize": p.normalize,
                 "confidence": "model" if p.has_confidence else "max_prob",
                 "runtime": p.runtime_used, "training_corpus": datasets, "bundles": bundles,
+                "corpus": dict(p.corpus), "bundle_kind": p.bundle_kind,
                 "threshold": self.threshold, "segmentation": self.segment_params.to_json(),
                 "metrics": metrics}
 
