@@ -270,8 +270,8 @@ def test_user_config_stands_alone_and_bare_run_is_the_demo(tmp_path):
     jobs = jobs_run(snakemake(tmp_path, "-n"))
     assert jobs == {"audio_shard": 1, "manifest": 1, "babble_bank": 1, "augment_shard": 1,
                     "features_shard": 1, "features_table": 1, "eda": 1, "splits": 1,
-                    "train_fold": 3, "evaluate_model": 1, "model_choice": 1, "report": 1,
-                    "all": 1}, jobs
+                    "train_fold": 3, "train_final": 1, "evaluate_model": 1, "model_choice": 1,
+                    "report": 1, "all": 1}, jobs
     # no --configfile: the demo config beside the Snakefile, whatever the working directory
     demo = tmp_path / "demo"
     demo.mkdir()
