@@ -82,6 +82,11 @@ TABLE: dict[str, tuple[dict | str, str]] = {
     "model on a feature set not extracted": (
         {"datasets": {"r": RAV}, "features": ["mfcc40"], "models": SVM},
         "datasets.r.path: none"),  # replaced below: the Plan's own message
+    "cross-corpus pair without a common label": (
+        {"datasets": {"r": RAV, "c": {"format": "folders", "path": "calm", "speaker_from": 1,
+                                      "split": {"protocol": "random"}}},
+         "models": SVM, "cross_corpus": [{"train": "r", "test": "c"}]},
+        "cross_corpus[0]: r (angry, sad) and c (calm, happy) share no label; remove the pair"),
     "cross-corpus dataset unknown": (
         {"datasets": {"r": RAV}, "models": SVM, "cross_corpus": [{"train": "r", "test": "c"}]},
         "cross_corpus[0].test: unknown dataset 'c'"),
@@ -114,8 +119,14 @@ for _config, _ in TABLE.values():  # 3 speakers: the default 5 folds would be a 
 
 def build_corpora(wd: Path) -> Path:
     """rav/: 6 real RAVDESS clips of actors 01-03 (angry, sad); folders/: the same as LABEL/;
-    empty/; calls.csv: a file list without the columns it should have."""
+    calm/: LABEL/SPEAKER/ with labels rav has not; empty/; calls.csv: a file list without the
+    columns it should have."""
     (wd / "empty").mkdir()
+    for code, label in (("02", "calm"), ("03", "happy")):
+        src = sorted((RAVDESS / "Actor_04").glob(f"03-01-{code}-*"))[0]
+        dst = wd / "calm" / label / "04" / src.name
+        dst.parent.mkdir(parents=True)
+        dst.symlink_to(src.resolve())
     (wd / "calls.csv").write_text("file,emotion,who\n")
     for actor in ("01", "02", "03"):
         for code, label in (("05", "angry"), ("04", "sad")):

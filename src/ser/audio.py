@@ -313,6 +313,8 @@ def prepare_signal(signal: np.ndarray, sample_rate: int, *, min_duration: float,
 
 ACTIVE_SECONDS = 0.25
 """Seconds of a clip that must reach the silence threshold for it to count as sound."""
+FLOOR_DBFS = -240.0
+"""Level reported for all-zero frames (log of zero); printed as -inf."""
 
 
 def active_level_dbfs(signal: np.ndarray, sample_rate: int,
@@ -336,7 +338,7 @@ def active_level_dbfs(signal: np.ndarray, sample_rate: int,
         power = (cs[starts + frame] - cs[starts]) / frame
     k = min(power.size, max(1, int(round(active_seconds / 0.010))))
     kth = float(np.partition(power, power.size - k)[power.size - k])
-    return 10 * float(np.log10(max(kth, 1e-24)))
+    return 10 * float(np.log10(max(kth, 10 ** (FLOOR_DBFS / 10))))
 
 
 def check_signal(signal: np.ndarray, sample_rate: int, *, min_duration: float,
@@ -355,6 +357,8 @@ def check_signal(signal: np.ndarray, sample_rate: int, *, min_duration: float,
         return "digital silence"
     level = active_level_dbfs(signal, sample_rate)
     if level < silence_dbfs:
-        return (f"silent: loudest {ACTIVE_SECONDS:g} s at {level:.1f} dBFS < silence_dbfs "
+        # a click in digital silence: fewer than ACTIVE_SECONDS of non-zero frames (the floor)
+        shown = f"{level:.1f}" if level > FLOOR_DBFS else "-inf"
+        return (f"silent: loudest {ACTIVE_SECONDS:g} s at {shown} dBFS < silence_dbfs "
                 f"{silence_dbfs:g} dBFS")
     return None

@@ -284,7 +284,8 @@ def corpus_problems(plan: Plan) -> list[str]:
             a, b = a & set(emotions), b & set(emotions)
         if a and b and not a & b:
             lines.append(f"cross_corpus[{i}]: {item['train']} ({_names(a)}) and {item['test']} "
-                         f"({_names(b)}) share no label")
+                         f"({_names(b)}) share no label; remove the pair (it is scored on "
+                         f"the labels both corpora have)")
     return lines
 
 
