@@ -18,7 +18,7 @@ help:
 	@echo "make demo          set up .venv and run the whole workflow on the embedded demo corpus"
 	@echo "make test          set up .venv (with the optional encoders group) and run the test suite"
 	@echo "make setup-encoders  add the optional encoders group (torch CPU + transformers) to .venv"
-	@echo "make lint          ruff, snakefmt --check, snakemake --lint"
+	@echo "make lint          ruff, snakefmt --check, snakemake --lint, mypy (src/ser)"
 	@echo "make test-browser  the ser serve page in headless Chromium (needs chromium + chromium-driver)"
 	@echo "make test-dvc      DVC round trips (repro, push/pull, exp run) in temporary repositories"
 	@echo "make test-cluster  run the demo workflow on a real single-node SLURM (root, apt)"
@@ -63,6 +63,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests bench
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
+	$(BIN)/mypy
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix src scripts tests bench

@@ -5,13 +5,9 @@ from ser.smk import paths, run
 from ser.train import cross_corpus
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-model = dict(sm.params.model)
 w = sm.wildcards
 run(sm, lambda: cross_corpus(
-    paths(sm.input.train), paths(sm.input.test), model,
+    paths(sm.input.train), paths(sm.input.test), dict(sm.params.model),
     Path(sm.output.bundle), Path(sm.output.predictions), train_name=w.train, test_name=w.test,
     model_name=w.model, seed=sm.params.train["seed"], threads=sm.threads,
-    train_on=model.get("train_on", sm.params.train["train_on"]),
-    condition_balance=model.get("condition_balance", sm.params.train["condition_balance"]),
-    emotions=sm.params.emotions,
-    audio=dict(sm.params.audio)))
+    emotions=sm.params.emotions, audio=dict(sm.params.audio)))

@@ -5,12 +5,10 @@ from ser.smk import path, paths, run
 from ser.train import train_fold
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-model = dict(sm.params.model)
 run(sm, lambda: train_fold(
-    paths(sm.input.features), path(sm.input.splits), int(sm.wildcards.fold), model,
-    Path(sm.output.bundle), Path(sm.output.predictions), dataset=sm.wildcards.dataset,
-    model_name=sm.wildcards.model, seed=sm.params.train["seed"], threads=sm.threads,
-    smote=sm.params.split["smote"], train_on=model.get("train_on", sm.params.train["train_on"]),
-    condition_balance=model.get("condition_balance", sm.params.train["condition_balance"]),
-    emotions=sm.params.emotions, audio=dict(sm.params.audio), manifest=Path(sm.input.manifest),
+    paths(sm.input.features), path(sm.input.splits), int(sm.wildcards.fold),
+    dict(sm.params.model), Path(sm.output.bundle), Path(sm.output.predictions),
+    dataset=sm.wildcards.dataset, model_name=sm.wildcards.model, seed=sm.params.train["seed"],
+    threads=sm.threads, smote=sm.params.split["smote"], emotions=sm.params.emotions,
+    audio=dict(sm.params.audio), manifest=Path(sm.input.manifest),
     corpus=dict(sm.params.corpus)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ser.adapt import Grouping, assign, display_names, read_speaker_list, speaker_of
-from ser.bundle import UsageError
+from ser.errors import UsageError
 
 
 def test_folder_groups_by_parent_folder(tmp_path):

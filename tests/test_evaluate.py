@@ -18,7 +18,7 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from ser.augment import snr_text
+from ser.conditions import level_text
 from ser.evaluate import (
     FIGURES,
     compute_metrics,
@@ -57,7 +57,7 @@ def make_frame(
     snr = snr if snr is not None else [None] * n
     ids = [f"clip{i:03d}" for i in range(n)]
     source = source if source is not None else ids
-    ids = [s if v is None else f"{s}#snr{snr_text(v)}" for s, v in zip(source, snr, strict=True)]
+    ids = [s if v is None else f"{s}#snr{level_text(v)}" for s, v in zip(source, snr, strict=True)]
     frame = pd.DataFrame({
         "id": ids,
         "source_id": source,

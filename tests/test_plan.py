@@ -6,7 +6,10 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from ser.plan import ConfigError, Plan, shard_count, shard_of
+from ser.errors import ConfigError
+from ser.features import FEATURE_SETS
+from ser.models import ARCHS
+from ser.plan import DATASET_KEYS, FORMATS, Plan, shard_count, shard_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -85,3 +88,104 @@ def test_folds_and_models_per_dataset(tmp_path):
     assert plan.n_folds("r") == 4
     assert plan.speakers("r") == ["01", "02", "03", "04"]
     assert sum(len(plan.shard_entries("r", k)) for k in plan.shards("r")) == 4
+
+
+def demo_cfg() -> dict:
+    return resolved(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+
+
+@pytest.mark.parametrize("model,message", [
+    ({"arch": "svm", "features": "egemaps", "Cc": 1.0},
+     r"models\.m\.Cc: unknown parameter of arch svm; valid: C, gamma"),
+    ({"arch": "svm", "features": "egemaps", "C": "big"}, r"models\.m\.C: .*'C'.*float"),
+    ({"arch": "conf_dnn", "features": "is09_emotion", "epochs": 1.5}, r"models\.m\.epochs: "),
+    ({"arch": "svm", "features": "egemaps", "tune": {"Cc": [1, 2]}},
+     r"models\.m\.tune\.Cc: unknown parameter"),
+    ({"arch": "ensemble", "features": "mfcc40", "base": "svm", "base_params": {"units": 3}},
+     r"models\.m\.base_params: .*'units'"),
+    ({"arch": "late_fusion", "features": ["egemaps", "mfcc40"], "base": "dnn", "C": 1.0},
+     r"models\.m\.C: .*has no C"),
+    ({"arch": "svm", "features": "egemaps", "gpu": True}, r"models\.m\.gpu: arch svm does not"),
+    ({"arch": "ensemble", "features": "logmel", "base": "svm"}, r"models\.m: arch ensemble takes"),
+    ({"arch": "ensemble", "features": "mfcc40", "base": "cnn"}, r"models\.m: arch ensemble takes"),
+])
+def test_model_config_mistakes_fail_at_start_naming_the_key(model, message):
+    cfg = demo_cfg()
+    cfg["models"]["m"] = model
+    with pytest.raises(ConfigError, match=message):
+        Plan(cfg)
+
+
+def test_model_spec_is_resolved_once_with_the_train_defaults():
+    cfg = demo_cfg()
+    cfg["train"]["train_on"] = "clean+noisy"
+    cfg["models"]["m"] = {"arch": "svm", "features": "egemaps", "C": 2.0, "train_on": "clean",
+                          "tune": {"gamma": ["scale", 0.1]}, "class_weight": True}
+    plan = Plan(cfg)
+    spec = plan.model_spec("m")
+    assert (spec.arch, spec.features, spec.params) == ("svm", ("egemaps",), {"C": 2.0})
+    assert (spec.train_on, spec.class_weight, spec.normalize) == ("clean", True, "global")
+    assert plan.model_spec("svm").train_on == "clean+noisy"  # the train default
+    assert type(spec).from_dict(spec.to_dict()) == spec
+    cross = plan.cross_spec("m")
+    assert cross.normalize == "speaker" and "collapse" in cross.normalize_reason
+    cfg["models"]["m"]["normalize"] = "none"
+    assert Plan(cfg).cross_spec("m").normalize == "none"  # an explicit choice is kept
+
+
+def test_an_ensemble_of_cnns_on_logmel_is_accepted():
+    cfg = demo_cfg()
+    cfg["models"]["cnns"] = {"arch": "ensemble", "features": "logmel", "base": "cnn", "n": 2,
+                             "base_params": {"epochs": 2}}
+    plan = Plan(cfg)
+    assert "cnns" in plan.models_for("demo")
+    assert plan.model_spec("cnns").input_kind == "matrix"
+
+
+def test_gpu_request_follows_what_the_model_trains_with():
+    cfg = demo_cfg()
+    cfg["train"]["gpu"] = True
+    cfg["models"].update({
+        "ens_svm": {"arch": "ensemble", "features": "mfcc40", "base": "svm", "n": 2},
+        "ens_dnn": {"arch": "ensemble", "features": "mfcc40", "base": "dnn", "n": 2},
+        "lf_dnn": {"arch": "late_fusion", "features": ["egemaps", "mfcc40"], "base": "dnn"},
+        "lf_lr": {"arch": "late_fusion", "features": ["egemaps", "mfcc40"]},
+        "cnn_cpu": {"arch": "cnn", "features": "logmel", "gpu": False},
+    })
+    plan = Plan(cfg)
+    gpus = {m: plan.gpu(m) for m in plan.models}
+    assert gpus == {"conf_dnn": 1, "conv1d": 1, "xgboost": 0, "svm": 0, "cnn": 1,
+                    "late_fusion": 0, "ens_svm": 0, "ens_dnn": 1, "lf_dnn": 1, "lf_lr": 0,
+                    "cnn_cpu": 0}
+    cfg["train"]["gpu"] = False
+    cfg["models"]["cnn_gpu"] = {"arch": "cnn", "features": "logmel", "gpu": True}
+    plan = Plan(cfg)
+    assert plan.gpu("cnn_gpu") == 1 and plan.gpu("cnn") == 0
+
+
+def test_schema_enums_are_the_registry_keys():
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    model = schema["properties"]["models"]["additionalProperties"]["properties"]
+    assert model["arch"]["enum"] == list(ARCHS)
+    # feature names are registry sets or variants (R4): Plan checks them against the registry
+    assert "enum" not in schema["properties"]["features"]["items"]
+    dataset = schema["properties"]["datasets"]["additionalProperties"]["properties"]
+    assert dataset["format"]["enum"] == list(FORMATS)
+    options = {k for k in dataset if k not in DATASET_KEYS}
+    assert options == {k for keys in FORMATS.values() for k in keys}
+
+
+def test_an_unknown_feature_set_is_an_error_listing_the_registry():
+    cfg = demo_cfg()
+    cfg["features"] = [*cfg["features"], "mfcc99"]
+    registry = ".*".join(sorted(FEATURE_SETS))
+    with pytest.raises(ConfigError, match=r"features: mfcc99: .*" + registry):
+        Plan(cfg)
+
+
+def test_a_dataset_key_of_another_format_is_an_error():
+    cfg = demo_cfg()
+    cfg["datasets"]["demo"]["speaker_regex"] = "(.*)"
+    with pytest.raises(ConfigError, match=r"datasets\.demo\.speaker_regex is only used by formats "
+                                          r"folders and list"):
+        Plan(cfg)

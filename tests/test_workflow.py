@@ -160,6 +160,43 @@ def test_bad_config_fails_at_start_naming_the_key(tmp_path):
     assert "datasets.x.path" in proc.stdout + proc.stderr
 
 
+def ravdess_dev_config(tmp_path: Path, models: dict, train: dict | None = None) -> None:
+    """A config on the real RAVDESS clips (a dry run only scans their names)."""
+    data = ROOT / ".." / "shared" / "data" / "ravdess-dev"
+    if not data.is_dir():
+        pytest.skip("../shared/data/ravdess-dev is not present")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+        "datasets": {"r": {"format": "ravdess", "path": str(data.resolve())}},
+        "features": ["egemaps", "mfcc40", "logmel"], "models": models,
+        "split": {"protocol": "speaker_kfold", "folds": 2}, "train": train or {}}))
+
+
+def test_unknown_hyperparameter_fails_at_start_in_one_line(tmp_path):
+    ravdess_dev_config(tmp_path, {"svm": {"arch": "svm", "features": "egemaps", "Cc": 1}})
+    proc = snakemake(tmp_path, "-n", check=False)
+    assert proc.returncode != 0
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "models.svm.Cc" in ln]
+    assert lines == ["Configuration error: models.svm.Cc: unknown parameter of arch svm; "
+                     "valid: C, gamma"], proc.stderr[-2000:]
+
+
+def test_gpu_is_requested_for_tensorflow_training_only(tmp_path):
+    ravdess_dev_config(tmp_path, {
+        "ens_svm": {"arch": "ensemble", "features": "egemaps", "base": "svm", "n": 2},
+        "lf_dnn": {"arch": "late_fusion", "features": ["egemaps", "mfcc40"], "base": "dnn"},
+        "cnns": {"arch": "ensemble", "features": "logmel", "base": "cnn", "n": 2},
+    }, train={"gpu": True})
+    proc = snakemake(tmp_path, "-n", "train", "--forceall", "-p")
+    text = proc.stdout + proc.stderr
+    gpus: dict[str, set[str]] = {}
+    for block in re.split(r"\n(?=\S*rule |localrule )", text):
+        m = re.search(r"output: results/models/r/(\w+)/fold\d", block)
+        if m:
+            g = re.search(r"\bgpu=(\d+)", block)
+            gpus.setdefault(m.group(1), set()).add(g.group(1) if g else "0")
+    assert gpus == {"ens_svm": {"0"}, "lf_dnn": {"1"}, "cnns": {"1"}}, text[-3000:]
+
+
 def test_rejected_clips_are_listed_and_run_goes_on(tmp_path):
     corpus = tmp_path / "corpus" / "Actor_01"
     corpus.mkdir(parents=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ser.bundle import UsageError
+from ser.errors import UsageError
 
 ADAPT_BY = ("folder", "regex", "file-list", "all")
 """folder: one folder per speaker; regex: a pattern on the path names the speaker; file-list:

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ser.conditions import Condition, degrade_batch, load_rir_bank, parse_tag
+from ser.audio import decode, read_wav, write_wav
+from ser.conditions import Condition, degrade_batch, level_text, load_rir_bank, parse_tag
 from ser.conditions import noise as noise_condition
+from ser.io import atomic_path, write_parquet
 
 NOISE_KINDS = ("white", "pink", "brown", "babble")
 NOISE_FILE_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aif", ".aiff", ".opus")
@@ -36,15 +38,9 @@ OUT_COLUMNS = ["id", "source_id", "condition", "level", "snr_db", "noise", "deta
 _COLOR_EXPONENT = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 
 
-def snr_text(snr_db: float) -> str:
-    """The one text form of an SNR in ids, file names and tables: `10`, `-5`, `2.5`, `0` (never
-    `-0`)."""
-    return f"{float(snr_db) + 0.0:g}"
-
-
 def snr_tag(snr_db: float) -> str:
     """`10` -> `snr10`, `-5` -> `snr-5`, `2.5` -> `snr2.5` (the `g` format of the id scheme)."""
-    return f"snr{snr_text(snr_db)}"
+    return f"snr{level_text(snr_db)}"
 
 
 def noisy_id(source_id: str, snr_db: float) -> str:
@@ -159,8 +155,6 @@ def _ok_rows(manifest: Path):
 
 def _read_clip(wav: str | os.PathLike, sample_rate: int) -> np.ndarray:
     """Read a clean WAV as float32 mono; its rate must be the run's rate (no silent resampling)."""
-    from ser.audio import read_wav
-
     signal, sr = read_wav(wav)
     if sr != sample_rate:
         raise ValueError(f"WAV is {sr} Hz, expected {sample_rate} Hz")
@@ -215,8 +209,6 @@ def build_babble_bank(shard_manifests: Sequence[Path], out: Path, *, sample_rate
     spk_arr = np.array([c[1] for c in chosen], dtype=f"<U{max([1, *map(len, speakers)])}")
     id_arr = np.array([c[0] for c in chosen],
                       dtype=f"<U{max([1, *(len(c[0]) for c in chosen)])}")
-    from ser.io import atomic_path
-
     with atomic_path(out, suffix=".npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, signal=signal, offsets=offsets, speakers=spk_arr, ids=id_arr,
                  sample_rate=np.int64(sample_rate))
@@ -281,8 +273,6 @@ class _NoiseSources:
 
     def _file(self, path: Path) -> np.ndarray:
         if path not in self._cache:
-            from ser.audio import decode
-
             x = decode(path, self.sample_rate)  # any container, resampled by ffmpeg
             if x.size == 0 or _rms(x) == 0.0:
                 raise ValueError(f"noise file {path} is empty or silent")
@@ -341,9 +331,6 @@ def run_augment_shard(shard_manifest: Path, out_table: Path, out_dir: Path, *,
     tags, see ser.conditions); `rir_bank` is needed for reverberation."""
     import pandas as pd
     import pyarrow as pa
-
-    from ser.audio import write_wav
-    from ser.io import write_parquet
 
     snrs = [float(s) for s in snr_db]
     if len(set(map(snr_tag, snrs))) != len(snrs):

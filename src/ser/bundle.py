@@ -29,10 +29,14 @@ from typing import Any
 import numpy as np
 
 from ser import models
+from ser.errors import UsageError
 from ser.io import atomic_dir, write_json
 
 BUNDLE_FORMAT = 1
 SCALER_MODES = ("global", "speaker", "none")
+
+Speakers = Sequence[Any] | np.ndarray
+"""One speaker per row (any values; compared as strings)."""
 
 
 # --------------------------------------------------------------------------- scaler
@@ -70,14 +74,14 @@ def fit_scaler(X: np.ndarray, mode: str = "global") -> dict[str, Any]:
     return {"mean": mean, "scale": scale, "mode": mode}
 
 
-def speaker_standardize(X: np.ndarray, speakers: Sequence[Any]) -> np.ndarray:
+def speaker_standardize(X: np.ndarray, speakers: Speakers) -> np.ndarray:
     """Standardise each speaker's rows with that speaker's own mean and deviation."""
-    speakers = np.asarray([str(s) for s in speakers])
-    if len(speakers) != len(X):
-        raise ValueError(f"{len(speakers)} speakers for {len(X)} rows")
+    names = np.asarray([str(s) for s in speakers])
+    if len(names) != len(X):
+        raise ValueError(f"{len(names)} speakers for {len(X)} rows")
     out = np.empty(X.shape, dtype=np.float32)
-    for spk in np.unique(speakers):
-        rows = speakers == spk
+    for spk in np.unique(names):
+        rows = names == spk
         if rows.sum() < 2:
             warnings.warn(
                 f"speaker {spk} has a single clip; speaker normalisation maps it to zeros",
@@ -89,7 +93,7 @@ def speaker_standardize(X: np.ndarray, speakers: Sequence[Any]) -> np.ndarray:
 
 
 def apply_scaler(
-    X: np.ndarray, scaler: dict[str, Any], speakers: Sequence[Any] | None = None
+    X: np.ndarray, scaler: dict[str, Any], speakers: Speakers | None = None
 ) -> np.ndarray:
     """Apply a fitted scaler; ``speaker`` mode needs the rows' speakers (else one speaker)."""
     mode = str(scaler["mode"])
@@ -134,12 +138,12 @@ class Bundle:
     #: (``strict/`` inside the bundle): what `ser predict --adapt-by` uses for small groups
     strict: Bundle | None = None
 
-    def transform(self, X: np.ndarray, speakers: Sequence[Any] | None = None) -> np.ndarray:
+    def transform(self, X: np.ndarray, speakers: Speakers | None = None) -> np.ndarray:
         """Scale raw features exactly as the training part was scaled."""
         return apply_scaler(X, self.scaler, speakers)
 
     def predict(
-        self, X: np.ndarray, speakers: Sequence[Any] | None = None
+        self, X: np.ndarray, speakers: Speakers | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Class probabilities (columns in ``labels`` order) and the model's own confidence."""
         Xs = self.transform(X, speakers)
@@ -213,8 +217,9 @@ def _write_bundle(
     if history is not None:
         history.to_csv(tmp / "history.csv", index=False)
     if profile is not None:
-        np.savez(tmp / "profile.npz", **{k: np.asarray(v, dtype=np.float64)
-                                         for k, v in profile[1].items()})
+        arrays: dict[str, Any] = {k: np.asarray(v, dtype=np.float64)
+                                  for k, v in profile[1].items()}
+        np.savez(tmp / "profile.npz", **arrays)
     doc = {
         "format": BUNDLE_FORMAT,
         "labels": [str(x) for x in labels],
@@ -284,10 +289,6 @@ FINAL = "final"
 """The bundle trained on every clip of a dataset (``train.final``), beside the fold bundles."""
 MODEL_CHOICE = "leaderboard.json"
 """Written by the workflow into results/models/DATASET: the models and the best one."""
-
-
-class UsageError(Exception):
-    """A MODEL_DIR or option the user must fix (`ser predict` exits with status 2)."""
 
 
 def _fold_key(p: Path) -> tuple[float, str]:

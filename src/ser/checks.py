@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ser.plan import ConfigError, Plan
+from ser.corpora import load_table
+from ser.errors import ConfigError
+from ser.plan import Plan
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 MAX_VALUE = 60  # characters of a value quoted in a message
@@ -205,8 +207,6 @@ def _corpus_view(plan: Plan, name: str) -> tuple[list[str] | None, set[str], lis
             speakers += [f"{src}:{s}" for s in spk]
             labels |= {(ds.get("label_map") or {}).get(x, x) for x in lab}
         return speakers, labels, []
-    from ser.corpora import load_table
-
     try:
         table = load_table(plan.workdir / ds["path"], ds.get("label_column", "label"),
                            ds.get("speaker_column", "speaker"))

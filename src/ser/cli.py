@@ -1,9 +1,9 @@
 """The `ser` command line: `ser demo-corpus OUT_DIR`, `ser dvc-metrics`, `ser predict MODEL_DIR
 FILE...` (options, input expansion, output and exit status; the work is in :mod:`ser.predict`)
-and `ser serve MODEL_DIR` (options in :mod:`ser.serve`, imported only when serving).
+and `ser serve MODEL_DIR` (the server is :mod:`ser.serve`).
 
 `ser --help` answers at once: nothing imported here loads TensorFlow (Keras models load it only
-when a bundle without a LiteRT copy is loaded).
+when a bundle without a LiteRT copy is loaded), FastAPI (only when serving) or matplotlib.
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ser.adapt import ADAPT_BY, DEFAULT_MIN_CLIPS, Grouping
-from ser.bundle import UsageError
+from ser.checks import check_file, report
 from ser.corpora import MEDIA_EXTENSIONS
 from ser.demo import make_demo_corpus
 from ser.dvcviews import write_dvc_views
+from ser.errors import ConfigError, UsageError
 from ser.models import RUNTIMES
 from ser.predict import Predictor
 from ser.predict_output import FileResult, PredictResult, format_table, write_csv
 from ser.segment import VADS, SegmentParams
+from ser.serve import DEFAULT_MAX_UPLOAD_MB, DEFAULT_THRESHOLD, SERVE_DESCRIPTION, serve
+from ser.timeline import plot_timelines
 
 
 def _demo_corpus(args: argparse.Namespace) -> int:
@@ -41,9 +44,6 @@ def _dvc_metrics(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from ser.checks import check_file, report
-    from ser.plan import ConfigError
-
     try:
         lines = check_file(args.config, args.directory)
     except ConfigError as exc:
@@ -206,8 +206,6 @@ def run_predict(args: argparse.Namespace) -> tuple[PredictResult, list[str]]:
                    folds=getattr(args, "folds", False), adapt=adapt) as predictor:
         result = predictor.predict_files(paths, threshold, segment=segment)
         if getattr(args, "plot", None):
-            from ser.timeline import plot_timelines
-
             figures, problems = plot_timelines(result, Path(args.plot), predictor.audio)
             notes = notes + problems
             print(f"ser predict: wrote {len(figures)} timeline figure(s) to {args.plot}",
@@ -283,8 +281,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict_arguments(pred)
     pred.set_defaults(func=_predict)
 
-    from ser.serve import SERVE_DESCRIPTION
-
     serve = sub.add_parser(
         "serve", help="a local web page (microphone or upload) and JSON API for a model",
         formatter_class=argparse.RawDescriptionHelpFormatter, description=SERVE_DESCRIPTION)
@@ -295,8 +291,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the command-line options of `ser serve`."""
-    from ser.serve import DEFAULT_MAX_UPLOAD_MB, DEFAULT_THRESHOLD
-
     p.add_argument("model_dir", metavar="MODEL_DIR",
                    help="results/models/DATASET/MODEL (fold bundles averaged) or one bundle")
     p.add_argument("--host", default="127.0.0.1",
@@ -318,8 +312,6 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     """`ser serve`: 0 after Ctrl-C, 2 on a usage error (bad MODEL_DIR or option)."""
-    from ser.serve import serve
-
     if not 0.0 <= args.threshold <= 1.0:
         print(f"ser serve: error: --threshold must be within 0..1, got {args.threshold:g}",
               file=sys.stderr)

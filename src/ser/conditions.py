@@ -33,6 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from ser.audio import decode, ffmpeg_exe
+from ser.io import atomic_path
+
 PEAK = 32767 / 32768  # largest value a PCM16 WAV can hold
 
 CONDITION_KINDS: dict[str, str] = {
@@ -76,7 +79,9 @@ RIR_LEAD_SECONDS = 0.0025  # kept before an impulse response's direct-path peak
 _CODEC_RE = re.compile(r"^([a-z0-9]+)-(\d+(?:\.\d+)?)k$")
 
 
-def _num(value: float) -> str:
+def level_text(value: float) -> str:
+    """The one text form of a numeric level (SNR dB, RT60 s, kbps, gain dB) in ids, file names,
+    tables and metrics keys: `10`, `-5`, `2.5`, `0` (never `-0`)."""
     return f"{float(value) + 0.0:g}"
 
 
@@ -121,14 +126,14 @@ class Condition:
 
 
 def noise(snr_db: float) -> Condition:
-    return Condition("noise", _num(snr_db), float(snr_db))
+    return Condition("noise", level_text(snr_db), float(snr_db))
 
 
 def reverb(rt60: float | None) -> Condition:
     """Simulated room at `rt60` seconds, or (None) measured RIR files."""
     if rt60 is None:
         return Condition("reverb", "rir")
-    return Condition("reverb", _num(rt60), float(rt60))
+    return Condition("reverb", level_text(rt60), float(rt60))
 
 
 def telephone(codec: str) -> Condition:
@@ -145,11 +150,11 @@ def lossy(spec: str) -> Condition:
         raise ValueError(f"codec {spec!r} is not CODEC-KBPSk with CODEC one of "
                          f"{sorted(LOSSY_CODECS)} (e.g. mp3-16k, opus-8k)")
     kbps = float(m.group(2))
-    return Condition("codec", f"{m.group(1)}-{_num(kbps)}k", kbps, m.group(1))
+    return Condition("codec", f"{m.group(1)}-{level_text(kbps)}k", kbps, m.group(1))
 
 
 def gain(db: float) -> Condition:
-    return Condition("gain", _num(db), float(db))
+    return Condition("gain", level_text(db), float(db))
 
 
 _TAG_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
@@ -341,9 +346,6 @@ def build_rir_bank(out: Path, *, rt60s: Sequence[float], files: Sequence[str | o
                    sample_rate: int, seed: int = 0, rooms: int = 3) -> None:
     """Write the impulse responses of a run: `rooms` simulated rooms per RT60 and every measured
     file (decoded and resampled by ffmpeg), as an .npz without object arrays."""
-    from ser.audio import decode
-    from ser.io import atomic_path
-
     rirs: list[np.ndarray] = []
     levels: list[str] = []
     rts: list[float] = []
@@ -397,8 +399,6 @@ def reverberate(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=1)
 def ffmpeg_encoders() -> frozenset[str]:
     """Encoder names the ffmpeg binary has (one `ffmpeg -encoders` call per process)."""
-    from ser.audio import ffmpeg_exe
-
     out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True,
                          text=True, check=False).stdout
     return frozenset(m.group(1) for m in re.finditer(r"^\s*A[.A-Z]{5}\s+(\S+)", out, re.M))
@@ -424,8 +424,6 @@ def ffmpeg_roundtrip(signals: Sequence[np.ndarray], sample_rate: int, encoder: s
     between them, each starting at a multiple of the codec's `frame` (samples), and the decoded
     stream is re-aligned by the lag that best matches the input (encoder
     priming/delay), then cut back into clips of their original lengths."""
-    from ser.audio import ffmpeg_exe
-
     if encoder not in ffmpeg_encoders():
         raise ValueError(f"this ffmpeg ({ffmpeg_exe()}) has no {encoder} encoder")
     gap = int(GAP_SECONDS * sample_rate)
@@ -619,7 +617,7 @@ def row_conditions(frame: Any) -> tuple[np.ndarray, np.ndarray]:
         snr = pd.to_numeric(frame["snr_db"], errors="coerce").to_numpy(dtype=float)
         noisy = ~np.isnan(snr)
         kinds[noisy] = "noise"
-        levels[noisy] = [_num(s) for s in snr[noisy]]
+        levels[noisy] = [level_text(s) for s in snr[noisy]]
     return kinds, levels
 
 

@@ -15,15 +15,17 @@ import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from ser import trust
-from ser.augment import snr_text
+from ser import plots, trust
+from ser.conditions import CONDITION_KINDS, clean_mask, level_text, row_conditions
 from ser.io import jsonable, write_json, write_parquet
 from ser.io import write_text as write_text_atomic
+from ser.predictions import STRICT_PREFIX
+from ser.splits import load_splits
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,8 @@ def describe_protocol(meta: dict[str, Any]) -> tuple[str, bool]:
     record = meta.get("protocol")
     info: dict[str, Any] = dict(record) if isinstance(record, dict) else {"protocol": record}
     protocol = str(info.get("protocol") or "unknown")
-    params = meta.get("params") if isinstance(meta.get("params"), dict) else {}
+    given = meta.get("params")
+    params: dict[str, Any] = given if isinstance(given, dict) else {}
     smote = meta.get("smote") or info.get("smote") or params.get("smote")
     base = protocol.split()[0].lower() if protocol.split() else ""
     reasons = []
@@ -177,8 +180,6 @@ def _ood_aurocs(
 def clean_rows(pred: pd.DataFrame) -> np.ndarray:
     """Clean test rows: no SNR, and (where ids are present) not a copy under another condition
     (reverberant, telephone, codec and gain copies have no SNR either)."""
-    from ser.conditions import clean_mask
-
     return pd.to_numeric(pred["snr_db"], errors="coerce").isna().to_numpy() & clean_mask(pred)
 
 
@@ -188,8 +189,6 @@ def by_condition(pred: pd.DataFrame) -> dict[str, Any]:
     pooled accuracy/UAR/macro-F1, the UAR mean and std over folds, the number of test rows, and
     ``delta_uar`` (UAR minus the clean UAR of the same folds). Noise levels go from the highest
     SNR down, other levels in their natural order."""
-    from ser.conditions import CONDITION_KINDS, row_conditions
-
     kinds, levels = row_conditions(pred)
 
     def scores(mask: np.ndarray) -> dict[str, Any]:
@@ -237,8 +236,6 @@ def condition_table(by_cond: dict[str, Any]) -> pd.DataFrame:
 def write_condition_outputs(by_cond: dict[str, Any], out_dir: Path, title: str, *,
                             chance: float | None = None) -> None:
     """conditions.csv (one row per condition and level) and conditions.png."""
-    from ser import plots
-
     table = condition_table(by_cond)
     write_text_atomic(Path(out_dir) / "conditions.csv",
                       table.to_csv(index=False, float_format="%.6g"))
@@ -318,7 +315,7 @@ def compute_metrics(
     fold_col = clean["fold"] if "fold" in clean.columns else pd.Series(0, index=clean.index)
     for fold, rows in clean.groupby(fold_col.to_numpy(), sort=True):
         scores = _scores(_labels_of(rows["true"]), _labels_of(rows["predicted"]))
-        folds.append({"fold": int(fold), **scores, "n_test": int(len(rows))})
+        folds.append({"fold": int(cast(int, fold)), **scores, "n_test": int(len(rows))})
     result["folds"] = folds
     keys = ("accuracy", "uar", "macro_f1")
     table = np.array([[f[k] for k in keys] for f in folds], dtype=float)
@@ -333,8 +330,8 @@ def compute_metrics(
     for value in sorted(noisy_snr.unique(), reverse=True):
         rows = noisy[(noisy_snr == value).to_numpy()]
         scores = _scores(_labels_of(rows["true"]), _labels_of(rows["predicted"]))
-        by_snr[snr_text(value)] = scores["accuracy"]
-        by_snr_uar[snr_text(value)] = scores["uar"]
+        by_snr[level_text(value)] = scores["accuracy"]
+        by_snr_uar[level_text(value)] = scores["uar"]
     result["by_snr"] = by_snr
     result["by_snr_uar"] = by_snr_uar
     by_noise = trust.noise_kind_scores(
@@ -391,7 +388,6 @@ def compute_metrics(
     return result
 
 
-STRICT_PREFIX = "strict_"
 """Prefix of the strict twin's columns (strict_predicted, strict_prob_<label>) in the fold
 predictions of an adaptive model (normalize: speaker with fallback: strict)."""
 
@@ -541,8 +537,6 @@ def evaluate_model(
     what the data is (``{"synthetic": true}`` for the generated demo corpus). Returns the
     metrics dict.
     """
-    from ser import plots
-
     if not fold_predictions:
         raise ValueError("evaluate_model needs at least one fold prediction table")
     out_dir = Path(out_dir)
@@ -564,8 +558,6 @@ def evaluate_model(
 
     split_table = None
     if splits is not None:
-        from ser.splits import load_splits
-
         split_table = load_splits(splits)
     metrics = compute_metrics(pred, labels, ood_other=other, splits=split_table)
     if corpus is not None:

@@ -20,7 +20,10 @@ from typing import Any
 import numpy as np
 
 from ser import audio as au
-from ser.bundle import UsageError
+from ser.errors import UsageError
+from ser.features import get_feature_set
+from ser.quality import assess
+from ser.trust import signal_stats
 
 Spec = tuple[tuple[str, str], ...]
 """A bundle's feature set as ((name, params JSON), ...): one part, or the parts of a fusion."""
@@ -54,10 +57,6 @@ def _extractor(name: str, params_json: str) -> Any:
     Whisper model each)."""
     key = (name, params_json)
     if key not in _EXTRACTORS:
-        # deferred on purpose: ser.features loads pandas/pyarrow, which `ser predict`'s main
-        # process does not need when workers extract
-        from ser.features import get_feature_set
-
         _EXTRACTORS[key] = get_feature_set(name).extractor(json.loads(params_json),
                                                            threads=_THREADS[0])
     return _EXTRACTORS[key]
@@ -69,8 +68,6 @@ def extract_spec(spec: Spec, signal: np.ndarray, sample_rate: int) -> np.ndarray
     Matrix sets (log-mel) are rounded through float16, the storage type of feature tables;
     fused sets concatenate their parts' vectors in order.
     """
-    from ser.features import get_feature_set  # deferred on purpose, see _extractor
-
     blocks = []
     for name, params_json in spec:
         x = np.asarray(_extractor(name, params_json)(signal, sample_rate), dtype=np.float32)
@@ -98,8 +95,6 @@ def load_signal(path: str | os.PathLike, audio: dict[str, Any]) -> np.ndarray:
 
 def featurise(path: str, audio: dict[str, Any], specs: Sequence[Spec]) -> Featurised:
     """Decode + check + extract every spec for one file (runs in a worker; no TensorFlow)."""
-    from ser.quality import assess
-
     sr = int(audio["sample_rate"])
     trim_db = audio.get("trim_db")
     try:
@@ -114,8 +109,6 @@ def featurise(path: str, audio: dict[str, Any], specs: Sequence[Spec]) -> Featur
     except OSError as exc:
         return Featurised(path, f"unreadable: {exc.strerror or exc}")
     duration = round(signal.size / sr, 4)
-    from ser.trust import signal_stats
-
     level = round(signal_stats(signal, sr)[1], 2)
     feats: dict[Spec, np.ndarray] = {}
     for spec in specs:

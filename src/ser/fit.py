@@ -23,20 +23,11 @@ from sklearn.model_selection import GroupKFold, train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
 from ser import models
-from ser.bundle import SCALER_MODES, apply_scaler, fit_scaler, speaker_standardize
+from ser.bundle import apply_scaler, fit_scaler, speaker_standardize
 from ser.features.tables import source_ids, speakers_known
 from ser.models.sklearn_base import SklearnModel
+from ser.modelspec import ModelSpec
 from ser.smote import oversample
-
-# model_cfg keys that configure training, not the model itself
-TRAINING_KEYS = frozenset(
-    {
-        "arch", "features", "datasets", "normalize", "class_weight", "train_on",
-        "condition_balance", "val_speakers", "tune", "tune_folds", "gpu", "fallback",
-    }
-)
-FALLBACKS = ("none", "strict")
-
 
 # --------------------------------------------------------------------------- determinism
 
@@ -54,57 +45,21 @@ def seed_everything(seed: int, threads: int = 1, *, tensorflow: bool = False) ->
     keras.utils.set_random_seed(seed)
 
 
-def _arch_family(arch: str, params: dict[str, Any]) -> type:
-    """The model class that does the work (an ensemble's or a late fusion's base class)."""
-    if arch not in models.ARCHS:
-        raise ValueError(f"unknown arch {arch!r}; valid: {', '.join(sorted(models.ARCHS))}")
-    cls = models.ARCHS[arch]
-    if "base" in cls.DEFAULTS:  # a model of member models (ensemble, late_fusion)
-        cls = models.ARCHS[cls.resolve_params(params)["base"]]
-    return cls
-
-
-def uses_tensorflow(arch: str, params: dict[str, Any]) -> bool:
-    """Whether the arch (or an ensemble's base) is a Keras network."""
-    return issubclass(_arch_family(arch, params), models.KerasModel)
-
-
 def uses_validation(model: Any, arch: str, params: dict[str, Any]) -> bool:
     """Whether fitting uses validation data (early stopping); if not, keep every speaker."""
     explicit = getattr(model, "uses_validation", None)
     if explicit is not None:
         return bool(explicit)
-    if issubclass(_arch_family(arch, params), SklearnModel):
+    if issubclass(models.family(arch, params), SklearnModel):
         return False
     model_params = dict(getattr(model, "params", None) or params)
     if arch == "ensemble":
-        base_cls = _arch_family(arch, params)
+        base_cls = models.family(arch, params)
         model_params = {**base_cls.DEFAULTS, **(model_params.get("base_params") or {})}
     return model_params.get("patience", 1) is not None
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _split_cfg(model_cfg: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    if "arch" not in model_cfg:
-        raise ValueError("model config needs an 'arch'")
-    arch = str(model_cfg["arch"])
-    params = {k: v for k, v in model_cfg.items() if k not in TRAINING_KEYS}
-    training = {k: model_cfg[k] for k in TRAINING_KEYS if k in model_cfg}
-    normalize = training.get("normalize", "global")
-    if normalize not in SCALER_MODES:
-        raise ValueError(f"normalize must be one of {SCALER_MODES}, got {normalize!r}")
-    fallback = training.get("fallback", "none")
-    if fallback not in FALLBACKS:
-        raise ValueError(f"fallback must be one of {FALLBACKS}, got {fallback!r}")
-    if fallback == "strict" and normalize != "speaker":
-        raise ValueError("fallback: strict is the strict twin of an adaptive model; it needs "
-                         "normalize: speaker")
-    tune = training.get("tune") or {}
-    if not isinstance(tune, dict) or any(not isinstance(v, list) or not v for v in tune.values()):
-        raise ValueError("tune must map parameter names to non-empty lists of values")
-    return arch, params, training
 
 
 def _groups_kw(model: Any, groups: np.ndarray | None) -> dict[str, Any]:
@@ -190,8 +145,7 @@ def _tune(
     tensorflow: bool,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Pick hyperparameters by inner group-K-fold CV over the training part (balanced accuracy)."""
-    groups = meta_tr["speaker"].astype(str) if by_speaker else source_ids(meta_tr)
-    groups = groups.to_numpy()
+    groups = (meta_tr["speaker"].astype(str) if by_speaker else source_ids(meta_tr)).to_numpy()
     n_groups = len(np.unique(groups))
     k = min(int(inner_folds), n_groups)
     if k < 2:
@@ -200,7 +154,7 @@ def _tune(
     grid = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*grid_spec.values())]
     inner = list(GroupKFold(n_splits=k).split(X_tr, y_tr, groups))
     spk = meta_tr["speaker"].astype(str).to_numpy() if speakers_known(meta_tr) else None
-    results = []
+    results: list[dict[str, Any]] = []
     for cand in grid:
         scores = []
         for tr_idx, te_idx in inner:
@@ -242,7 +196,7 @@ def _tune(
 def fit_model(
     meta_tr: pd.DataFrame,
     X_tr: np.ndarray,
-    model_cfg: dict[str, Any],
+    spec: ModelSpec,
     labels: list[str],
     *,
     seed: int,
@@ -257,12 +211,12 @@ def fit_model(
     The returned info records ``train_seconds`` (tuning included) and ``fit_seconds`` (the
     final fit), the training cost the report shows."""
     t_start = time.perf_counter()
-    arch, params, training = _split_cfg(model_cfg)
+    arch, params = spec.arch, dict(spec.params)
     if arch == "late_fusion" and blocks and not params.get("blocks"):
         params = {**params, "blocks": list(blocks)}
-    normalize = training.get("normalize", "global")
-    use_cw = bool(training.get("class_weight", False))
-    tensorflow = uses_tensorflow(arch, params)
+    normalize = spec.normalize
+    use_cw = spec.class_weight
+    tensorflow = models.uses_tensorflow(arch, params)
     index = {name: i for i, name in enumerate(labels)}
     y_tr = meta_tr["label"].astype(str).map(index).to_numpy(dtype=np.int64)
     if normalize == "speaker" and not speakers_known(meta_tr):
@@ -270,11 +224,11 @@ def fit_model(
 
     chosen: dict[str, Any] = {}
     tuning: dict[str, Any] | None = None
-    if training.get("tune"):
+    if spec.tune:
         chosen, tuning = _tune(
-            arch, params, training["tune"], meta_tr, X_tr, y_tr,
+            arch, params, spec.tune, meta_tr, X_tr, y_tr,
             n_classes=len(labels), normalize=normalize, smote=smote, use_class_weight=use_cw,
-            by_speaker=by_speaker, inner_folds=int(training.get("tune_folds", 3)), seed=seed,
+            by_speaker=by_speaker, inner_folds=spec.tune_folds, seed=seed,
             threads=threads, tensorflow=tensorflow,
         )
     final_params = {**params, **chosen}
@@ -285,11 +239,11 @@ def fit_model(
     if getattr(model, "input_kind", want) != want:
         raise ValueError(
             f"arch {arch!r} takes {model.input_kind} input but feature set "
-            f"{model_cfg.get('features')!r} gives {want}s"
+            f"{'+'.join(spec.features)!r} gives {want}s"
         )
     uses_val = uses_validation(model, arch, final_params)
     val = (
-        _validation_mask(meta_tr, y_tr, float(training.get("val_speakers", 1)), seed, by_speaker)
+        _validation_mask(meta_tr, y_tr, float(spec.val_speakers), seed, by_speaker)
         if uses_val
         else np.zeros(len(meta_tr), dtype=bool)
     )
@@ -336,6 +290,8 @@ def fit_model(
         "fit_seconds": round(fit_seconds, 3),
         "train_seconds": round(time.perf_counter() - t_start, 3),
     }
+    if spec.normalize_reason:
+        info["normalize_reason"] = spec.normalize_reason
     if history is not None and not isinstance(history, pd.DataFrame):
         history = pd.DataFrame(history)
     return model, scaler, history, info

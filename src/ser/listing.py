@@ -42,8 +42,8 @@ def content_tokens(entries: Sequence[Entry], cache_file: Path) -> dict[str, str]
     cache: dict[str, tuple[int, int, str]] = {}
     try:
         for line in Path(cache_file).read_text(encoding="utf-8").splitlines():
-            rel, size, mtime, token = line.rsplit("\t", 3)
-            cache[rel] = (int(size), int(mtime), token)
+            rel, size_text, mtime_text, token = line.rsplit("\t", 3)
+            cache[rel] = (int(size_text), int(mtime_text), token)
     except (OSError, ValueError):
         cache = {}
     tokens: dict[str, str] = {}

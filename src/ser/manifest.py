@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ser import audio
-from ser.io import atomic_dir, write_parquet
+from ser.io import atomic_dir, atomic_path, write_parquet
 
 if TYPE_CHECKING:  # pandas is imported where needed: an audio job does without it (~0.3 s)
     import pandas as pd
@@ -169,8 +169,6 @@ def combine_manifests(shard_tables: Sequence[Path], out: Path, dataset: str,
     }
     write_parquet(df, out, {"stage": "manifest", "dataset": dataset, "summary": summary})
     if rejected_csv is not None:
-        from ser.io import atomic_path
-
         with atomic_path(rejected_csv) as tmp:
             df.loc[df["status"] == "rejected", ["rel_path", "reason"]].to_csv(tmp, index=False)
     lines = [f"[manifest {dataset}] {summary['files']} files: {summary['ok']} ok, "

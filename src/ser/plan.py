@@ -16,13 +16,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-AUDIO_FORMATS = ("ravdess", "cremad", "tess", "savee", "rml", "emodb", "urdu", "folders",
-                 "list")
-MATRIX_ARCHS = ("cnn", "lstm", "inception")
+from ser import listing
+from ser.conditions import check_train_on, from_config, rir_files
+from ser.corpora import AUDIO_FORMATS, PARSERS, load_table, scan
+from ser.errors import ConfigError
+from ser.features import FEATURE_SETS, get_feature_set, resolve_variant
+from ser.manifest import clip_ids
+from ser.modelspec import ModelSpec, for_cross_corpus, resolve_model
+from ser.splits import n_folds
+from ser.stages import MERGE_OPTIONS
 
+FORMATS: dict[str, tuple[str, ...]] = {
+    **{name: p.OPTIONS for name, p in PARSERS.items()}, "merge": MERGE_OPTIONS
+}
+"""Every dataset format with the keys it reads (corpus parsers, plus `merge`)."""
+DATASET_KEYS = ("format", "path", "demo", "shards", "split")
+"""Keys of `datasets.NAME` every format takes."""
 
-class ConfigError(ValueError):
-    """A configuration problem, raised before any job runs; the message names the key."""
+# what a feature set's kind gives a model (ser.features kinds -> ser.models input kinds)
+INPUT_KIND = {"functionals": "vector", "matrix": "matrix"}
 
 
 def shard_of(rel: str, n_shards: int) -> int:
@@ -56,6 +68,8 @@ class Plan:
         self._shard_map: dict[str, list[list]] = {}
         self._ids: dict[str, dict[str, str]] = {}
         self._listings: dict[str, list[str]] = {}
+        self.specs: dict[str, ModelSpec] = {}
+        """every model's config resolved once (filled by check)"""
         self.check()
 
     # ------------------------------------------------------------------ datasets
@@ -102,9 +116,7 @@ class Plan:
 
     def scan_options(self, name: str) -> dict:
         ds = self.ds(name)
-        keys = ("speaker_regex", "speaker_from", "vocal_channel", "path_column", "label_column",
-                "speaker_column")
-        opts = {k: ds[k] for k in keys if k in ds}
+        opts = {k: ds[k] for k in FORMATS[self.fmt(name)] if k in ds}
         if self.config.get("emotions"):
             opts["emotions"] = list(self.config["emotions"])
         return opts
@@ -112,8 +124,6 @@ class Plan:
     def entries(self, name: str) -> list:
         """Every file of an audio corpus (cached); the corpus folder must exist."""
         if name not in self._entries:
-            from ser.corpora import scan
-
             root = self.workdir / self.path(name)
             self._entries[name] = scan(self.fmt(name), root, self.scan_options(name))
         return self._entries[name]
@@ -146,8 +156,6 @@ class Plan:
     def ids(self, name: str) -> dict[str, str]:
         """Clip id of every file of a corpus (ser.manifest.clip_ids over the whole corpus)."""
         if name not in self._ids:
-            from ser.manifest import clip_ids
-
             self._ids[name] = clip_ids([e.rel for e in self.entries(name)])
         return self._ids[name]
 
@@ -157,8 +165,6 @@ class Plan:
         Written on first use in this process, each only when its content changed, so a changed
         raw file reruns its shard alone; stale listings of a former shard count are removed."""
         if name not in self._listings:
-            from ser import listing
-
             folder = Path("results") / "audio" / name / "listing"
             cache = self.workdir / ".snakemake" / "ser" / f"{name}.content.tsv"
             tokens = listing.content_tokens(self.entries(name), cache)
@@ -186,8 +192,6 @@ class Plan:
         if self.fmt(name) == "merge":
             return sorted(f"{s}:{spk}" for s in self.ds(name)["sources"]
                           for spk in self.speakers(s))
-        from ser.corpora import load_table
-
         ds = self.ds(name)
         table = load_table(self.workdir / ds["path"], ds.get("label_column", "label"),
                            ds.get("speaker_column", "speaker"))
@@ -202,46 +206,47 @@ class Plan:
     def feature_set(self, name: str) -> tuple[str, dict[str, Any]]:
         """(registry set, parameters) of a `features` entry: a registry name or a variant (a
         feature_params key with `set:`, BOARD R4)."""
-        from ser.features import resolve_variant
-
         return resolve_variant(name, self.config.get("feature_params"))
 
     def feature_kind(self, name: str) -> str:
         """`functionals` or `matrix` (`table` for ready-made tables)."""
         if name == "table":
             return "functionals"
-        from ser.features import get_feature_set
-
         return get_feature_set(self.feature_set(name)[0]).kind
 
     def feature_threads(self, name: str) -> int:
         """Threads a features_shard job of this set asks for (Snakemake caps them at --cores)."""
-        from ser.features import get_feature_set
-
         return int(get_feature_set(self.feature_set(name)[0]).threads)
 
     def feature_mem_mb(self, name: str) -> int:
         """Memory a features_shard job of this set asks for."""
-        from ser.features import get_feature_set
-
         return int(get_feature_set(self.feature_set(name)[0]).mem_mb)
 
     @property
     def models(self) -> list[str]:
         return list(self.config.get("models", {}))
 
-    def model(self, name: str) -> dict:
-        return self.config["models"][name]
+    def model_spec(self, name: str) -> ModelSpec:
+        """The model's config resolved at start (what its training jobs receive)."""
+        return self.specs[name]
+
+    def cross_spec(self, name: str) -> ModelSpec:
+        """The spec of the model's cross-corpus jobs (per-speaker normalisation, with reason)."""
+        return for_cross_corpus(self.specs[name])
+
+    def gpu(self, model: str) -> int:
+        """GPUs a training job of `model` requests: 1 for TensorFlow families when train.gpu (or
+        models.NAME.gpu) is set, else 0."""
+        return int(self.specs[model].gpu)
 
     def model_features(self, model: str) -> list[str]:
-        f = self.model(model)["features"]
-        return [f] if isinstance(f, str) else list(f)
+        return list(self.specs[model].features)
 
     def models_for(self, name: str) -> list[str]:
         out = []
         for m in self.models:
-            cfg = self.model(m)
-            if "datasets" in cfg and name not in cfg["datasets"]:
+            datasets = self.specs[m].datasets
+            if datasets is not None and name not in datasets:
                 continue
             if all(f in self.feature_sets(name) for f in self.model_features(m)):
                 out.append(m)
@@ -253,8 +258,7 @@ class Plan:
         return merged
 
     def n_folds(self, name: str) -> int:
-        from ser.splits import n_folds  # the split stage's own rule, so the two cannot disagree
-
+        """The split stage's own count (ser.splits.n_folds), so the two cannot disagree."""
         s = self.split_cfg(name)
         speakers = self.speakers(name) if s["protocol"] == "loso" else None
         return n_folds(s["protocol"], speakers, int(s["folds"]),
@@ -294,8 +298,6 @@ class Plan:
     @cached_property
     def conditions(self) -> list:
         """Every degraded-copy condition of `augment` (ser.conditions.Condition), noise first."""
-        from ser.conditions import from_config
-
         return from_config(self.config.get("augment") or {})
 
     def augment_conditions(self) -> list[str]:
@@ -304,8 +306,6 @@ class Plan:
 
     def rir_files(self) -> list[str]:
         """Measured impulse responses (`augment.rir`), as inputs of the RIR bank rule."""
-        from ser.conditions import rir_files
-
         entries = (self.config.get("augment") or {}).get("rir", [])
         return [str(p.relative_to(self.workdir)) if p.is_relative_to(self.workdir) else str(p)
                 for p in rir_files(entries, self.workdir)]
@@ -318,8 +318,6 @@ class Plan:
     def check_features(self) -> None:
         """Every `features` entry resolves to a registry set with valid parameters whose model
         (for pretrained encoders) is installed, and the audio rate suits it."""
-        from ser.features import get_feature_set
-
         cfg = self.config
         names = list(cfg.get("features", []))
         rate = int(cfg.get("audio", {}).get("sample_rate", 16000))
@@ -342,16 +340,12 @@ class Plan:
             self.rir_files()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        from ser.conditions import check_train_on
-
-        for key, section in [("train", cfg.get("train") or {})] + [
-                (f"models.{m}", mc) for m, mc in (cfg.get("models") or {}).items()]:
-            if "train_on" in section:
-                try:
-                    check_train_on(section["train_on"])
-                except ValueError as exc:
-                    raise ConfigError(f"{key}.{exc}") from None
+        try:  # each model's own train_on is checked with its spec (ser.modelspec)
+            check_train_on((cfg.get("train") or {}).get("train_on", "clean"))
+        except ValueError as exc:
+            raise ConfigError(f"train.{exc}") from None
         datasets = cfg.get("datasets") or {}
+        self._check_dataset_options()
         for name, ds in datasets.items():
             key = f"datasets.{name}"
             fmt = ds["format"]
@@ -380,14 +374,9 @@ class Plan:
                                   f"path, label[, speaker]; {ds['path']} is a folder")
             if fmt not in ("table", "list") and not p.is_dir():
                 raise ConfigError(f"{key}.path: {ds['path']} is not a folder")
-            for opt in ("speaker_regex", "speaker_from"):
-                if opt in ds and fmt not in ("folders", "list"):
-                    raise ConfigError(f"{key}.{opt} is only used by formats folders and list")
             if "speaker_regex" in ds and "speaker_from" in ds:
                 raise ConfigError(f"{key}: speaker_regex and speaker_from exclude each other; "
                                   f"keep one")
-            if "path_column" in ds and fmt != "list":
-                raise ConfigError(f"{key}.path_column is only used by format list")
             if "speaker_regex" in ds:
                 try:
                     rx = re.compile(ds["speaker_regex"])
@@ -395,27 +384,8 @@ class Plan:
                     raise ConfigError(f"{key}.speaker_regex: invalid regex: {exc}") from exc
                 if rx.groups < 1:
                     raise ConfigError(f"{key}.speaker_regex needs a (group) for the speaker")
-        feats = set(cfg.get("features", []))
         self.check_features()
-        for m, mc in (cfg.get("models") or {}).items():
-            fs = [mc["features"]] if isinstance(mc["features"], str) else mc["features"]
-            for f in fs:
-                if f != "table" and f not in feats:
-                    raise ConfigError(
-                        f"models.{m}.features: {f!r} is not in features {sorted(feats)}"
-                    )
-            matrix = [f for f in fs if f != "table" and self.feature_kind(f) == "matrix"]
-            if mc["arch"] in MATRIX_ARCHS and (len(fs) != 1 or not matrix):
-                raise ConfigError(f"models.{m}: arch {mc['arch']} needs features: logmel")
-            if mc["arch"] not in MATRIX_ARCHS and matrix:
-                raise ConfigError(
-                    f"models.{m}: arch {mc['arch']} takes vector features, not logmel")
-            for d in mc.get("datasets", []):
-                if d not in datasets:
-                    raise ConfigError(f"models.{m}.datasets: unknown dataset {d!r}")
-            if mc.get("fallback", "none") == "strict" and mc.get("normalize") != "speaker":
-                raise ConfigError(f"models.{m}.fallback: strict is the strict twin of an "
-                                  "adaptive model: add normalize: speaker (or drop fallback)")
+        self._check_models()
         for i, item in enumerate(cfg.get("cross_corpus", [])):
             for side in ("train", "test"):
                 if item[side] not in datasets:
@@ -430,3 +400,48 @@ class Plan:
             if s.get("smote") == "before_split" and s["protocol"] != "random":
                 raise ConfigError(f"split.smote: before_split only goes with protocol random "
                                   f"(dataset {name}); use train_only for honest protocols")
+
+    def _check_dataset_options(self) -> None:
+        """Each dataset's format is registered and its keys are options of that format."""
+        for name, ds in (self.config.get("datasets") or {}).items():
+            fmt = ds.get("format")
+            if fmt not in FORMATS:
+                raise ConfigError(f"datasets.{name}.format: unknown format {fmt!r}; valid: "
+                                  f"{', '.join(FORMATS)}")
+            for k in ds:
+                if k in DATASET_KEYS or k in FORMATS[fmt]:
+                    continue
+                users = [f for f, options in FORMATS.items() if k in options]
+                raise ConfigError(
+                    f"datasets.{name}.{k} is only used by format{'s' if len(users) > 1 else ''} "
+                    f"{' and '.join(users)}" if users else f"datasets.{name}.{k}: unknown key")
+
+    def _check_models(self) -> None:
+        """Resolve every model into its spec (hyperparameters checked against the model
+        registry) and check its feature sets against the feature registry's kinds."""
+        cfg = self.config
+        train = cfg.get("train") or {}
+        feats = list(cfg.get("features", []))
+        matrix_sets = [n for n, fs in FEATURE_SETS.items() if INPUT_KIND[fs.kind] == "matrix"]
+        self.specs = {}
+        for m, mc in (cfg.get("models") or {}).items():
+            spec = resolve_model(m, mc, train_on=train.get("train_on", "clean"),
+                                 condition_balance=bool(train.get("condition_balance", False)),
+                                 gpu=bool(train.get("gpu", False)))
+            for f in spec.features:
+                if f != "table" and f not in feats:
+                    raise ConfigError(f"models.{m}.features: {f!r} is not in features {feats}")
+            kinds = [INPUT_KIND[self.feature_kind(f)] for f in spec.features]
+            if spec.input_kind == "matrix" and kinds != ["matrix"]:
+                raise ConfigError(f"models.{m}: arch {spec.arch} takes one matrix feature set "
+                                  f"({', '.join(matrix_sets)}), got {list(spec.features)}")
+            if spec.input_kind == "vector" and "matrix" in kinds:
+                matrix = [f for f, k in zip(spec.features, kinds, strict=True) if k == "matrix"]
+                named = [self.feature_set(f)[0] + ("" if self.feature_set(f)[0] == f else f" ({f})")
+                         for f in matrix]
+                raise ConfigError(f"models.{m}: arch {spec.arch} takes vector features, not "
+                                  f"{', '.join(named)}")
+            for d in spec.datasets or ():
+                if d not in (cfg.get("datasets") or {}):
+                    raise ConfigError(f"models.{m}.datasets: unknown dataset {d!r}")
+            self.specs[m] = spec

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def _figure(width: float, height: float) -> Figure:
 def _style() -> Iterator[None]:
     import matplotlib
 
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(cast(Any, STYLE)):  # STYLE's keys are rcParams names
         yield
 
 
@@ -316,8 +316,8 @@ def plot_per_class(
         xs = np.arange(len(labels))
         ax.bar(xs, np.nan_to_num(values), color=COLORS[0], alpha=0.85)
         for x, v in zip(xs, values, strict=True):
-            ax.text(x, (0 if np.isnan(v) else v) + 0.02, "n/a" if np.isnan(v) else f"{v:.2f}",
-                    ha="center", va="bottom", fontsize=7)
+            ax.text(float(x), (0 if np.isnan(v) else v) + 0.02,
+                    "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="bottom", fontsize=7)
         if np.isfinite(values).any():
             mean = float(np.nanmean(values))
             ax.axhline(mean, color=COLORS[1], ls="--", lw=0.9, label=f"mean (UAR) {mean:.2f}")
@@ -353,7 +353,7 @@ def plot_per_speaker(
         colors = [COLORS[1] if i == worst else COLORS[0] for i in range(len(names))]
         ax.bar(xs, values, color=colors, alpha=0.85)
         for x, v, n in zip(xs, values, names, strict=True):
-            ax.text(x, v + 0.02, f"{v:.2f}\nn={per_speaker[n]['n']}", ha="center",
+            ax.text(float(x), v + 0.02, f"{v:.2f}\nn={per_speaker[n]['n']}", ha="center",
                     va="bottom", fontsize=6)
         if uar is not None:
             ax.axhline(uar, color="#333333", ls="--", lw=0.9, label=f"all speakers {uar:.2f}")
@@ -456,28 +456,41 @@ def _grid(n: int) -> tuple[int, int]:
     return (n + cols - 1) // cols, cols
 
 
-def plot_waveforms(
-    examples: Sequence[tuple[str, str, np.ndarray, int]], title: str, path: Path | str
-) -> Path:
-    """One waveform per class; ``examples`` are (label, clip id, signal, sample rate)."""
+Example = tuple[str, str, np.ndarray, int]
+"""(label, clip id, signal, sample rate) of one example clip per class."""
+
+
+def _plot_examples(examples: Sequence[Example], title: str, path: Path | str,
+                   row_height: float, draw: Callable[[Any, Example], None]) -> Path:
+    """One panel per example clip in a grid of up to 4 columns; `draw` fills a panel."""
     if not examples:
         return placeholder("no readable clean WAVs", title, path)
     nrows, ncols = _grid(len(examples))
     with _style():
-        fig = _figure(3.0 * ncols, 1.9 * nrows + 0.4)
+        fig = _figure(3.0 * ncols, row_height * nrows + 0.4)
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-        for ax, (label, clip_id, signal, sr) in zip(axes, examples, strict=False):
-            t = np.arange(len(signal)) / sr
-            ax.plot(t, signal, color=COLORS[0], lw=0.4)
-            peak = float(np.max(np.abs(signal))) if len(signal) else 0.0
-            dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
-            ax.set_title(f"{label} (peak {dbfs:.0f} dBFS)\n{_short(clip_id)}", fontsize=8)
-            ax.set_xlabel("s")
-            ax.set_ylim(-max(peak, 1e-4) * 1.05, max(peak, 1e-4) * 1.05)
+        for ax, example in zip(axes, examples, strict=False):
+            draw(ax, example)
         for ax in axes[len(examples):]:
             ax.set_axis_off()
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def plot_waveforms(examples: Sequence[Example], title: str, path: Path | str) -> Path:
+    """One waveform per class; ``examples`` are (label, clip id, signal, sample rate)."""
+
+    def draw(ax: Any, example: Example) -> None:
+        label, clip_id, signal, sr = example
+        t = np.arange(len(signal)) / sr
+        ax.plot(t, signal, color=COLORS[0], lw=0.4)
+        peak = float(np.max(np.abs(signal))) if len(signal) else 0.0
+        dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
+        ax.set_title(f"{label} (peak {dbfs:.0f} dBFS)\n{_short(clip_id)}", fontsize=8)
+        ax.set_xlabel("s")
+        ax.set_ylim(-max(peak, 1e-4) * 1.05, max(peak, 1e-4) * 1.05)
+
+    return _plot_examples(examples, title, path, 1.9, draw)
 
 
 def log_power_spectrogram(
@@ -495,28 +508,20 @@ def log_power_spectrogram(
     return (10.0 * np.log10(power + 1e-10)).T
 
 
-def plot_spectrograms(
-    examples: Sequence[tuple[str, str, np.ndarray, int]], title: str, path: Path | str
-) -> Path:
+def plot_spectrograms(examples: Sequence[Example], title: str, path: Path | str) -> Path:
     """One log-power spectrogram (25 ms Hann, 10 ms hop) per class."""
-    if not examples:
-        return placeholder("no readable clean WAVs", title, path)
-    nrows, ncols = _grid(len(examples))
-    with _style():
-        fig = _figure(3.0 * ncols, 2.1 * nrows + 0.4)
-        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-        for ax, (label, clip_id, signal, sr) in zip(axes, examples, strict=False):
-            db = log_power_spectrogram(signal, sr)
-            top = float(db.max())
-            ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
-                      extent=(0.0, len(signal) / sr, 0.0, sr / 2000), interpolation="nearest")
-            ax.set_title(f"{label}\n{_short(clip_id)}", fontsize=8)
-            ax.set_xlabel("s")
-            ax.set_ylabel("kHz")
-        for ax in axes[len(examples):]:
-            ax.set_axis_off()
-        fig.suptitle(title)
-    return save_figure(fig, path)
+
+    def draw(ax: Any, example: Example) -> None:
+        label, clip_id, signal, sr = example
+        db = log_power_spectrogram(signal, sr)
+        top = float(db.max())
+        ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
+                  extent=(0.0, len(signal) / sr, 0.0, sr / 2000), interpolation="nearest")
+        ax.set_title(f"{label}\n{_short(clip_id)}", fontsize=8)
+        ax.set_xlabel("s")
+        ax.set_ylabel("kHz")
+
+    return _plot_examples(examples, title, path, 2.1, draw)
 
 
 def _short(text: str, n: int = 34) -> str:

@@ -42,14 +42,8 @@ from typing import Any
 import numpy as np
 
 from ser.adapt import Assignment, Grouping, assign, display_names, predict_grouped, speaker_of
-from ser.bundle import (
-    FINAL,
-    MODEL_DIR_HELP,
-    UsageError,
-    find_bundles,
-    load_bundle,
-    read_bundle_doc,
-)
+from ser.bundle import FINAL, MODEL_DIR_HELP, find_bundles, load_bundle, read_bundle_doc
+from ser.errors import UsageError
 from ser.featurise import (
     Featurised,
     Spec,
@@ -62,7 +56,7 @@ from ser.featurise import (
 )
 from ser.models import RUNTIMES, combine_runtimes, runtime_of
 from ser.predict_output import FileResult, PredictResult, SegmentResult
-from ser.quality import outside_training_dict
+from ser.quality import outside_training_dict, shared_conditions
 from ser.segment import SegmentedFile, SegmentParams, featurise_segments, summarise_file
 from ser.trust import outside_training
 
@@ -112,8 +106,6 @@ class Predictor:
         if any([str(x) for x in doc["labels"]] != self.labels for doc in self.docs):
             self.notes.append("the bundles were trained on different label sets; a label a "
                               "bundle does not know gets probability 0 from it before averaging")
-        from ser.quality import shared_conditions
-
         # what every bundle was trained for (None: a bundle from before conditions were recorded)
         self.training_conditions = shared_conditions(
             [(doc.get("train_info") or {}).get("training_conditions") for doc in self.docs])
@@ -157,9 +149,10 @@ class Predictor:
             if len(values) > 1:
                 raise UsageError(f"bundles in {self.model_dir} disagree on audio.{key} "
                                  f"({sorted(values, key=str)}); predict with one of them (--fold)")
-        return {"sample_rate": int(params[0]["sample_rate"]),
-                "min_duration": float(params[0]["min_duration"]),
-                "silence_dbfs": float(params[0]["silence_dbfs"]), "trim_db": params[0]["trim_db"]}
+        first: dict[str, Any] = params[0]
+        return {"sample_rate": int(first["sample_rate"]),
+                "min_duration": float(first["min_duration"]),
+                "silence_dbfs": float(first["silence_dbfs"]), "trim_db": first["trim_db"]}
 
     @property
     def feature_set_names(self) -> list[str]:
@@ -286,26 +279,18 @@ class Predictor:
         if segment is not None:
             return self.predict_segments(paths, segment, threshold)
         t0 = time.perf_counter()
-        paths = [os.fspath(p) for p in paths]
-        futures = self._submit(paths)  # workers start on the files while the models load
+        file_paths = [os.fspath(p) for p in paths]
+        futures = self._submit(file_paths)  # workers start on the files while the models load
         self.load()
         t1 = time.perf_counter()
-        feats = self._collect(paths, futures)
+        feats = self._collect(file_paths, futures)
         t2 = time.perf_counter()
         ok = [f for f in feats if f.reason is None]
-        notes = list(self.notes)
-        probs = conf = None
-        outside: dict[str, list[str]] = {}
         assignments = self._assignments(ok)
-        row_errors: list[str | None] = [None] * len(ok)
-        if ok:
-            probs, conf, more, row_errors = self._predict_rows(ok, assignments)
-            notes += more
-            outside = self._outside_training(ok)
+        probs, conf, notes, outside, row_errors = self._predict_all(ok, assignments)
         t3 = time.perf_counter()
         files: list[FileResult] = []
         row = {f.path: i for i, f in enumerate(ok)}
-        use_threshold = threshold is not None and threshold > 0
         names = display_names([a.group for a in assignments or []])
         for f in feats:
             if f.reason is not None:
@@ -320,16 +305,11 @@ class Predictor:
                 files.append(FileResult(f.path, "error", reason=row_errors[i],
                                         duration=f.duration, adaptation=adaptation))
                 continue
-            p = probs[i]  # type: ignore[index]
-            c = float(conf[i])  # type: ignore[index]
             files.append(FileResult(
-                f.path, "ok", label=self.labels[int(np.argmax(p))], confidence=c,
-                uncertain=bool(use_threshold and c < float(threshold)),  # type: ignore[arg-type]
-                probabilities={lab: float(v) for lab, v in zip(self.labels, p, strict=True)},
-                duration=f.duration, quality=f.quality, adaptation=adaptation,
+                f.path, "ok", duration=f.duration, quality=f.quality, adaptation=adaptation,
                 outside_training=(outside_training_dict(f.quality, self.training_conditions)
                                   if f.quality is not None else []) + outside.get(f.path, []),
-            ))
+                **self._classified(probs[i], conf[i], threshold)))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
                   "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
         result = self._result(files, threshold, notes + _outside_note(files), timing)
@@ -349,23 +329,18 @@ class Predictor:
         """
         params.check()
         t0 = time.perf_counter()
-        paths = [os.fspath(p) for p in paths]
-        futures = self._submit(paths, featurise_segments, params)
+        file_paths = [os.fspath(p) for p in paths]
+        futures = self._submit(file_paths, featurise_segments, params)
         self.load()
         t1 = time.perf_counter()
-        done: list[SegmentedFile] = self._collect(paths, futures, featurise_segments, params)
+        done: list[SegmentedFile] = self._collect(file_paths, futures, featurise_segments,
+                                                  params)
         t2 = time.perf_counter()
         ok = [Featurised(f.path, None, s.end - s.start, s.features)
               for f in done for s in f.segments if s.reason is None]
-        notes = list(self.notes)
-        probs = conf = None
-        outside: dict[str, list[str]] = {}
-        if ok:
-            probs, conf, more = self._predict_features(ok)
-            notes += more
-            outside = self._outside_training(ok)  # segments of a file: their reasons merged
+        # segments of a file: their outside-training reasons merged
+        probs, conf, notes, outside, _ = self._predict_all(ok)
         t3 = time.perf_counter()
-        use_threshold = threshold is not None and threshold > 0
         files: list[FileResult] = []
         row = 0
         for f in done:
@@ -374,12 +349,9 @@ class Predictor:
                 if s.reason is not None:
                     segs.append(SegmentResult(s.start, s.end, "error", reason=s.reason))
                     continue
-                p, c = probs[row], float(conf[row])  # type: ignore[index]
+                segs.append(SegmentResult(s.start, s.end, "ok",
+                                          **self._classified(probs[row], conf[row], threshold)))
                 row += 1
-                segs.append(SegmentResult(
-                    s.start, s.end, "ok", label=self.labels[int(np.argmax(p))], confidence=c,
-                    uncertain=bool(use_threshold and c < float(threshold)),  # type: ignore[arg-type]
-                    probabilities={lab: float(v) for lab, v in zip(self.labels, p, strict=True)}))
             if f.reason is not None:
                 files.append(FileResult(f.path, "error", reason=f.reason, duration=f.duration,
                                         segments=segs))
@@ -443,11 +415,24 @@ class Predictor:
         assert self.adapt is not None
         return {**self.adapt.to_json(), "groups": dict(sorted(groups.items()))}
 
-    def _predict_features(self, ok: list[Featurised]
-                          ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Average the bundles' probabilities over ``self.labels`` (no speaker groups)."""
-        probs, conf, notes, _ = self._predict_rows(ok, None)
-        return probs, conf, notes
+    def _predict_all(self, ok: list[Featurised], assignments: list[Assignment] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, list[str]],
+                                list[str | None]]:
+        """Probabilities and confidences of the featurised items (empty when there are none),
+        the notes for the result, each path's reasons for being outside the training data and
+        each row's error (see :meth:`_predict_rows`)."""
+        if not ok:
+            n = len(self.labels)
+            return np.zeros((0, n)), np.zeros(0), list(self.notes), {}, []
+        probs, conf, more, errors = self._predict_rows(ok, assignments)
+        return probs, conf, [*self.notes, *more], self._outside_training(ok), errors
+
+    def _classified(self, p: np.ndarray, c: float, threshold: float | None) -> dict[str, Any]:
+        """Label, confidence, uncertain flag and probabilities of one classified item."""
+        c = float(c)
+        return {"label": self.labels[int(np.argmax(p))], "confidence": c,
+                "uncertain": bool(threshold is not None and threshold > 0 and c < threshold),
+                "probabilities": {lab: float(v) for lab, v in zip(self.labels, p, strict=True)}}
 
     def _predict_rows(self, ok: list[Featurised], assignments: list[Assignment] | None = None,
                       ) -> tuple[np.ndarray, np.ndarray, list[str], list[str | None]]:
@@ -490,8 +475,9 @@ class Predictor:
             all_probs.append(aligned)
             all_conf.append(c)
         probs = np.mean(np.stack(all_probs), axis=0)
-        if all(c is not None for c in all_conf):
-            conf = np.mean(np.stack(all_conf), axis=0)
+        confs = [c for c in all_conf if c is not None]
+        if len(confs) == len(all_conf):
+            conf = np.mean(np.stack(confs), axis=0)
         else:
             conf = probs.max(axis=1)
         if self.adapt is not None and assignments is None and not self._adaptive_bundles():

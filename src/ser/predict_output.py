@@ -281,7 +281,7 @@ class PredictResult:
 
     def to_json(self) -> dict[str, Any]:
         """The document of ``--format json`` (validates against PREDICT_JSON_SCHEMA)."""
-        doc = {
+        doc: dict[str, Any] = {
             "model_dir": self.model_dir, "bundles": self.bundles, "fold": self.fold,
             "labels": self.labels, "feature_sets": self.feature_sets,
             "normalize": self.normalize, "confidence": self.confidence,
@@ -342,10 +342,10 @@ def format_table(result: PredictResult) -> str:
                  r[3].rjust(widths[3]), r[4].ljust(widths[4]), r[5]]
         lines.append("  ".join(cells).rstrip())
     lines += notes
-    s = result.summary()
-    tail = f"{s['files']} file(s): {s['ok']} classified, {s['error']} failed"
+    counts = result.summary()
+    tail = f"{counts['files']} file(s): {counts['ok']} classified, {counts['error']} failed"
     if result.threshold is not None and result.threshold > 0:
-        tail += f", {s['uncertain']} uncertain (confidence < {result.threshold:g})"
+        tail += f", {counts['uncertain']} uncertain (confidence < {result.threshold:g})"
     lines.append(tail)
     return "\n".join(lines) + "\n"
 

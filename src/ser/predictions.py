@@ -21,6 +21,9 @@ from ser.features.tables import source_ids, speakers_known
 from ser.io import write_parquet
 from ser.splits import NEVER_TEST
 
+STRICT_PREFIX = "strict_"
+"""Columns of an adaptive model's strict twin in its fold predictions (strict_predicted, ...)."""
+
 
 def prediction_frame(
     meta_df: pd.DataFrame,
@@ -89,3 +92,15 @@ def predict_frame(bundle: Bundle, meta_df: pd.DataFrame, X: np.ndarray) -> pd.Da
                           stacklevel=2)
     probs, conf = bundle.predict(X, speakers)
     return prediction_frame(meta_df.reset_index(drop=True), probs, conf, bundle.labels, None)
+
+
+def with_strict_columns(preds: pd.DataFrame, probs: np.ndarray,
+                        labels: Sequence[str]) -> pd.DataFrame:
+    """Add the strict twin's prediction and probabilities (``strict_predicted``,
+    ``strict_prob_<label>``) to an adaptive model's fold predictions."""
+    probs = np.asarray(probs, dtype=np.float64)
+    out = preds.copy()
+    out[STRICT_PREFIX + "predicted"] = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
+    for j, name in enumerate(labels):
+        out[f"{STRICT_PREFIX}prob_{name}"] = probs[:, j]
+    return out

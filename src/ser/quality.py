@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ser.conditions import from_config, parse_tag, row_conditions
+
 FRAME_SECONDS = 0.025
 HOP_SECONDS = 0.010
 NOISE_QUANTILE = 0.10     # the quietest 10 % of frames estimate the noise floor
@@ -118,8 +120,6 @@ def assess(signal: np.ndarray, sample_rate: int) -> Quality:
 def training_conditions(train_on: str | Sequence[str], augment: Mapping[str, Any]) -> dict:
     """What a model was trained on, as recorded in its bundle: the condition tags of its
     training copies and the lowest SNR among them (None when trained on no noisy copy)."""
-    from ser.conditions import from_config
-
     conds = from_config(augment)
     if isinstance(train_on, str):
         wanted = {"clean": set(), "clean+noisy": {c.kind for c in conds}}.get(train_on)
@@ -137,8 +137,6 @@ def training_conditions(train_on: str | Sequence[str], augment: Mapping[str, Any
 def conditions_of_rows(frame: Any) -> dict:
     """The same record as :func:`training_conditions`, read off the rows a model was actually
     fitted on (a feature table's `id`/`source_id`), so the bundle states what it saw."""
-    from ser.conditions import parse_tag, row_conditions
-
     kinds, levels = row_conditions(frame)
     ids = frame["id"].astype(str).to_numpy() if "id" in frame.columns else None
     sources = frame["source_id"].astype(str).to_numpy() if "source_id" in frame.columns else None
@@ -160,7 +158,8 @@ def shared_conditions(records: Sequence[Mapping[str, Any] | None]) -> dict | Non
     kinds = set.intersection(*(set(r.get("kinds") or []) for r in records))  # type: ignore[union-attr]
     lows = [r.get("min_snr_db") for r in records]  # type: ignore[union-attr]
     return {"kinds": sorted(kinds),
-            "min_snr_db": None if any(v is None for v in lows) else max(float(v) for v in lows)}
+            "min_snr_db": None if any(v is None for v in lows)
+            else max(float(v) for v in lows if v is not None)}
 
 
 def outside_training_dict(quality: Mapping[str, Any], trained: Mapping[str, Any] | None

@@ -17,12 +17,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
 from ser.evaluate import FIGURES
 from ser.io import write_text
+from ser.trust import noise_sentence, separation_words
 
 BASE_COLUMNS = ["dataset", "model", "arch", "features", "protocol", "leaky", "folds", "n_test",
                 "uar_mean", "uar_std", "uar", "accuracy", "macro_f1"]
@@ -569,8 +570,6 @@ def _noise_kind_html(m: dict[str, Any]) -> str:
 
 
 def _noise_sentence_html(m: dict[str, Any]) -> str:
-    from ser.trust import noise_sentence
-
     text = noise_sentence(m.get("by_snr") or {}, m.get("by_noise") or {},
                           float(m.get("chance") or 0.0))
     return f'<p class="note">{_e(text)}</p>' if text else ""
@@ -611,8 +610,6 @@ def _cost_html(m: dict[str, Any]) -> str:
 
 def _confidence_html(m: dict[str, Any]) -> str:
     """Says in words whether the confidence score can be relied on, with the numbers."""
-    from ser.trust import separation_words
-
     check = m.get("confidence_check")
     kind = m.get("ood_score") or "max_prob"
     what = ("the model's confidence branch" if kind == "model"
@@ -856,7 +853,7 @@ def _html(board: pd.DataFrame, evals: list[_Entry], edas: dict[str, Path],
             parts.append(_eda_html(edas[ds]))
         order = {(r.dataset, r.model): i for i, r in board.iterrows()}
         models = sorted((e for e in evals if e.dataset == ds),
-                        key=lambda e: order.get((e.dataset, e.model), 0))
+                        key=lambda e: cast(int, order.get((e.dataset, e.model), 0)))
         if models:
             parts.append("<h3>Models</h3>")
             parts += [_model_html(e) for e in models]

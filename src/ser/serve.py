@@ -35,6 +35,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from ser.adapt import DEFAULT_MIN_CLIPS, Grouping
+from ser.predict import Predictor
+from ser.segment import SegmentParams
+
 WEB_DIR = Path(__file__).with_name("web")
 DEFAULT_MAX_UPLOAD_MB = 50.0
 DEFAULT_THRESHOLD = 0.5
@@ -118,16 +122,11 @@ class Service:
     def __init__(self, model_dir: "str | os.PathLike[str]", *, jobs: int | None = None,
                  runtime: str = "auto", threshold: float | None = DEFAULT_THRESHOLD,
                  segment_defaults: Any = None) -> None:
-        from ser.predict import Predictor
-        from ser.segment import SegmentParams
-
         self.model_dir = Path(model_dir)
         jobs = min(2, os.cpu_count() or 1) if jobs is None else max(1, int(jobs))
         self.predictor = Predictor(self.model_dir, jobs=jobs, runtime=runtime)
         self.threshold = threshold
         self.segment_params = segment_defaults or SegmentParams()
-        from ser.adapt import DEFAULT_MIN_CLIPS
-
         self.adapt_min_clips = DEFAULT_MIN_CLIPS
         self.segment_params.check()
         self.tmp_root = Path(tempfile.mkdtemp(prefix="ser-serve-"))
@@ -178,8 +177,6 @@ class Service:
         speaker-adaptive model standardises them with their own statistics when there are
         at least ``--adapt-min-clips`` of them (as `ser predict --adapt-by all`), else its
         strict twin answers (the JSON's ``adapt`` and per-file ``adaptation`` say which)."""
-        from ser.adapt import Grouping
-
         folder = Path(tempfile.mkdtemp(dir=self.tmp_root))
         try:
             paths = []

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ser.io import write_parquet
+
 PROTOCOLS = ("speaker_kfold", "loso", "holdout_speakers", "random")
 """Supported split protocols; ``random`` is the seeds' leaky, not speaker-independent one."""
 
@@ -146,7 +148,7 @@ def make_splits(
     clips = clean_clips(df)
     if clips.empty:
         raise ValueError("no labelled clean clips to split")
-    fold = np.full(len(clips), NEVER_TEST, dtype=np.int64)
+    fold: np.ndarray = np.full(len(clips), NEVER_TEST, dtype=np.int64)
 
     if protocol == "speaker_kfold":
         speakers = _speakers(clips, protocol)
@@ -217,7 +219,7 @@ def _stratified_group_folds(clips: pd.DataFrame, folds: int, seed: int) -> np.nd
 
     labels = clips["label"].to_numpy()
     groups = clips["speaker"].to_numpy()
-    fold = np.full(len(clips), NEVER_TEST, dtype=np.int64)
+    fold: np.ndarray = np.full(len(clips), NEVER_TEST, dtype=np.int64)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (_, test_idx) in enumerate(splitter.split(np.zeros(len(clips)), labels, groups)):
         fold[test_idx] = k
@@ -238,7 +240,7 @@ def _random_fold(clips: pd.DataFrame, test_size: float, seed: int) -> np.ndarray
         _, test_idx = train_test_split(idx, test_size=test_size, random_state=seed, stratify=labels)
     except ValueError:  # a class with a single clip cannot be stratified
         _, test_idx = train_test_split(idx, test_size=test_size, random_state=seed)
-    fold = np.full(len(clips), NEVER_TEST, dtype=np.int64)
+    fold: np.ndarray = np.full(len(clips), NEVER_TEST, dtype=np.int64)
     fold[test_idx] = 0
     return fold
 
@@ -255,11 +257,9 @@ def save_splits(df: pd.DataFrame, path: Path | str, protocol_info: dict[str, Any
     ``protocol_info`` gives, e.g. ``test_size``); ``leaky`` is true for the random protocol and
     for SMOTE before the split.
     """
-    from ser.io import write_parquet
-
     # facts computed by make_splits (fold count, leakiness) win over the caller's config echo
     given = {k: v for k, v in protocol_info.items() if v is not None}
-    info: dict[str, Any] = {**given, **df.attrs}
+    info: dict[str, Any] = {**given, **{str(k): v for k, v in df.attrs.items()}}
     info.setdefault("smote", "none")
     info["leaky"] = bool(
         info.get("leaky") or info.get("protocol") == "random" or info["smote"] == "before_split"

@@ -80,6 +80,10 @@ def merged_labels(label_map: Mapping[str, str] | None, emotions: Sequence[str] |
     return label_order(keep & mapped)
 
 
+MERGE_OPTIONS = ("sources", "label_map")
+"""Keys of `datasets.NAME` that format `merge` (several corpora as one) reads."""
+
+
 def merge_tables(sources: Mapping[str, Path], out: Path, *, dataset: str,
                  label_map: Mapping[str, str] | None = None,
                  emotions: Sequence[str] | None = None) -> None:
@@ -95,7 +99,6 @@ def merge_tables(sources: Mapping[str, Path], out: Path, *, dataset: str,
                   for p in sources.values()]
     labels = merged_labels(label_map, emotions, labels_per)
     meta = {**first, "dataset": dataset, "merged_from": list(sources), "labels": labels}
-    schema = None
     n = 0
     with atomic_path(out, suffix=".parquet") as tmp:
         writer = None
@@ -118,10 +121,10 @@ def merge_tables(sources: Mapping[str, Path], out: Path, *, dataset: str,
                 }
                 for col, arr in repl.items():
                     t = t.set_column(t.schema.get_field_index(col), col, arr)
-                if schema is None:
-                    schema = t.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
-                    writer = pq.ParquetWriter(tmp, schema)
-                writer.write_table(t.replace_schema_metadata(schema.metadata))
+                t = t.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, t.schema)
+                writer.write_table(t)
                 n += t.num_rows
         finally:
             if writer is not None:

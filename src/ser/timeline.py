@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ser.audio import AudioError, decode
+from ser.plots import plot_timeline
 from ser.predict_output import PredictResult
 
 
@@ -29,9 +31,6 @@ def timeline_path(out_dir: Path, path: str, taken: set[Path]) -> Path:
 def plot_timelines(result: PredictResult, out_dir: Path, audio: dict[str, Any]
                    ) -> tuple[list[Path], list[str]]:
     """Write a timeline per file that has segments; returns the figures and the problems."""
-    from ser.audio import AudioError, decode
-    from ser.plots import plot_timeline
-
     out_dir.mkdir(parents=True, exist_ok=True)
     sr = int(audio["sample_rate"])
     taken: set[Path] = set()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ser.bundle import apply_scaler, load_bundle, save_bundle
-from ser.conditions import TRAIN_ON_PRESETS, balanced_index, check_train_on, training_rows
+from ser.conditions import balanced_index, check_train_on, training_rows
 from ser.corpora import label_order
 from ser.features.tables import (
     feature_blocks,
@@ -34,15 +34,19 @@ from ser.features.tables import (
 )
 from ser.fit import fit_model
 from ser.models import runtime_of
-from ser.predictions import predict_frame, prediction_frame, write_predictions
+from ser.modelspec import ModelSpec, as_spec, strict_twin
+from ser.predictions import (
+    predict_frame,
+    prediction_frame,
+    with_strict_columns,
+    write_predictions,
+)
 from ser.quality import conditions_of_rows
 from ser.smote import SMOTE_MODES, assign_synthetic, smote_before_split
 from ser.splits import load_splits
 from ser.trust import bundle_profile
 
 log = logging.getLogger(__name__)
-
-TRAIN_ON = TRAIN_ON_PRESETS  # or a list of `clean` and condition kinds (ser.conditions)
 
 PathLike = Path | str
 
@@ -83,7 +87,7 @@ def train_fold(
     features: PathLike | Sequence[PathLike],
     splits: PathLike,
     fold: int,
-    model_cfg: dict[str, Any],
+    model: ModelSpec | Mapping[str, Any],
     bundle_dir: PathLike,
     predictions_out: PathLike,
     *,
@@ -92,8 +96,8 @@ def train_fold(
     seed: int = 0,
     threads: int = 1,
     smote: str = "none",
-    train_on: str | Sequence[str] = "clean",
-    condition_balance: bool = False,
+    train_on: str | Sequence[str] | None = None,
+    condition_balance: bool | None = None,
     emotions: list[str] | None = None,
     audio: dict[str, Any] | None = None,
     manifest: PathLike | None = None,
@@ -101,15 +105,20 @@ def train_fold(
 ) -> dict[str, Any]:
     """Train fold ``fold`` of a split; write its bundle and its test predictions.
 
+    ``model`` is the model's spec (:mod:`ser.modelspec`; a model config is resolved into one).
     Test part: all rows (clean and noisy) whose source clip is test data in ``fold``. Training
     part: the other split rows (clean only; clean and every degraded copy with
     ``train_on='clean+noisy'``; or clean rows and/or copies of the listed condition kinds).
-    Rows whose clip is not in the split are left out and counted (``n_unsplit``). The bundle
-    records ``corpus`` (e.g. ``{"synthetic": true}``) and the training profile (feature
-    distance of the training clips; their durations and levels from ``manifest``'s WAVs) that
-    `ser predict` checks new files against.
+    ``train_on`` and ``condition_balance``: None takes the spec's. Rows whose clip is not in
+    the split are left out and counted (``n_unsplit``). The bundle records ``corpus`` (e.g.
+    ``{"synthetic": true}``) and the training profile (feature distance of the training clips;
+    their durations and levels from ``manifest``'s WAVs) that `ser predict` checks new files
+    against.
     """
     t0 = time.perf_counter()
+    spec = as_spec(model, model_name)
+    train_on = spec.train_on if train_on is None else train_on
+    condition_balance = spec.condition_balance if condition_balance is None else condition_balance
     _check_options(smote, train_on)
     meta_df, X, meta = read_table(features)
     split_df = load_splits(splits)
@@ -130,13 +139,13 @@ def train_fold(
         protocol["leaky"] = True
         protocol["smote"] = "before_split"
 
-    row_fold = source_ids(meta_df).map(
+    split_fold = source_ids(meta_df).map(
         dict(zip(split_df["source_id"].astype(str), split_df["fold"], strict=True))
     )
-    unsplit = row_fold.isna().to_numpy()
+    unsplit = split_fold.isna().to_numpy()
     if unsplit.any():
         log.warning("%d feature row(s) have no clip in the split and are left out", unsplit.sum())
-    row_fold = row_fold.fillna(-2).to_numpy(dtype=np.int64)
+    row_fold = split_fold.fillna(-2).to_numpy(dtype=np.int64)
     keep = np.ones(len(meta_df), dtype=bool)
     if emotions:
         keep = meta_df["label"].astype(str).isin([str(e) for e in emotions]).to_numpy()
@@ -153,8 +162,8 @@ def train_fold(
              meta_df.loc[test_mask, "speaker"].nunique(), ", ".join(labels))
 
     t_fit = time.perf_counter()
-    model, scaler, history, fit_info = fit_model(
-        meta_tr, X_tr, model_cfg, labels, seed=seed, threads=threads, smote=smote,
+    fitted, scaler, history, fit_info = fit_model(
+        meta_tr, X_tr, spec, labels, seed=seed, threads=threads, smote=smote,
         by_speaker=by_speaker, blocks=feature_blocks(meta),
     )
     t_fit = time.perf_counter() - t_fit
@@ -183,20 +192,20 @@ def train_fold(
         **fit_info,
     }
     t_twin = time.perf_counter()
-    twin = _strict_twin(meta_tr, X_tr, model_cfg, labels, train_info, seed=seed,
+    twin = _strict_twin(meta_tr, X_tr, spec, labels, train_info, seed=seed,
                         threads=threads, smote=smote, by_speaker=by_speaker,
                         blocks=feature_blocks(meta))
     # training cost of the bundle (tuning and a strict twin included), for evaluation's cost
     train_info["train_seconds"] = round(t_fit + time.perf_counter() - t_twin, 3)
     save_bundle(
-        bundle_dir, model, labels=labels, scaler=scaler, feature_set=feature_set, audio=audio,
+        bundle_dir, fitted, labels=labels, scaler=scaler, feature_set=feature_set, audio=audio,
         normalize=fit_info["normalize"], train_info=train_info, history=history, strict=twin,
         profile=bundle_profile(meta_tr, X_tr, manifest, seed),
     )
     # after saving: a Keras model now predicts through the LiteRT copy that `ser predict` runs
     Xs_te = apply_scaler(X[test_mask], scaler, spk_te)
-    probs = model.predict_proba(Xs_te)
-    conf = model.confidence(Xs_te)
+    probs = fitted.predict_proba(Xs_te)
+    conf = fitted.confidence(Xs_te)
     preds = prediction_frame(meta_te, probs, conf, labels, fold)
     if twin is not None:
         preds = with_strict_columns(preds, twin["model"].predict_proba(
@@ -219,7 +228,7 @@ def train_fold(
         "condition_balance": bool(condition_balance),
         "seed": int(seed),
         "confidence": "max_prob" if conf is None else "model",
-        "runtime": runtime_of(model),
+        "runtime": runtime_of(fitted),
     }
     write_predictions(preds, predictions_out, pred_info)
     log.info("%s fitted (%s, params %s) and %d test rows predicted in %.1f s", fit_info["arch"],
@@ -243,38 +252,22 @@ def train_fold(
     }
 
 
-def _strict_twin(meta_tr: pd.DataFrame, X_tr: np.ndarray, model_cfg: dict[str, Any],
+def _strict_twin(meta_tr: pd.DataFrame, X_tr: np.ndarray, spec: ModelSpec,
                  labels: list[str], train_info: dict[str, Any], **fit_kw: Any
                  ) -> dict[str, Any] | None:
     """With ``fallback: strict`` (an adaptive model), the same recipe fitted with the training
     speakers' scaler: what `ser predict --adapt-by` falls back to for a speaker with too few
     clips, and the strict figure evaluation reports beside the adaptive one."""
-    if model_cfg.get("fallback", "none") != "strict":
+    if spec.fallback != "strict":
         return None
-    cfg = {k: v for k, v in model_cfg.items() if k != "fallback"}
-    cfg["normalize"] = "global"
-    model, scaler, history, info = fit_model(meta_tr, X_tr, cfg, labels, **fit_kw)
+    model, scaler, history, info = fit_model(meta_tr, X_tr, strict_twin(spec), labels, **fit_kw)
     return {"model": model, "scaler": scaler, "history": history,
             "train_info": {**train_info, **info, "strict_twin_of": train_info.get("model")}}
 
 
-def with_strict_columns(preds: pd.DataFrame, probs: np.ndarray,
-                        labels: Sequence[str]) -> pd.DataFrame:
-    """Add the strict twin's prediction and probabilities (``strict_predicted``,
-    ``strict_prob_<label>``) to an adaptive model's fold predictions."""
-    from ser.evaluate import STRICT_PREFIX
-
-    probs = np.asarray(probs, dtype=np.float64)
-    out = preds.copy()
-    out[STRICT_PREFIX + "predicted"] = np.asarray(labels, dtype=object)[probs.argmax(axis=1)]
-    for j, name in enumerate(labels):
-        out[f"{STRICT_PREFIX}prob_{name}"] = probs[:, j]
-    return out
-
-
 def train_full(
     features: PathLike | Sequence[PathLike],
-    model_cfg: dict[str, Any],
+    model: ModelSpec | Mapping[str, Any],
     bundle_dir: PathLike,
     *,
     dataset: str,
@@ -282,9 +275,9 @@ def train_full(
     seed: int = 0,
     threads: int = 1,
     smote: str = "none",
-    train_on: str | Sequence[str] = "clean",
-    condition_balance: bool = False,
-    emotions: list[str] | None = None,
+    train_on: str | Sequence[str] | None = None,
+    condition_balance: bool | None = None,
+    emotions: Sequence[str] | None = None,
     audio: dict[str, Any] | None = None,
     manifest: PathLike | None = None,
     corpus: dict[str, Any] | None = None,
@@ -292,11 +285,15 @@ def train_full(
     """Train on every row of a corpus (the final model of a dataset x model, or the training
     side of a cross-corpus pair); writes only the bundle.
 
-    Validation speakers come from the corpus itself (a random clip subset when speakers are
-    unknown). ``smote: before_split`` here just oversamples the whole (training-only) corpus.
-    ``manifest`` and ``corpus`` as in :func:`train_fold`.
+    ``model``, ``train_on``, ``condition_balance``, ``manifest`` and ``corpus`` as for
+    :func:`train_fold`. Validation speakers come from the corpus itself (a random clip subset
+    when speakers are unknown). ``smote: before_split`` here just oversamples the whole
+    (training-only) corpus.
     """
     t0 = time.perf_counter()
+    spec = as_spec(model, model_name)
+    train_on = spec.train_on if train_on is None else train_on
+    condition_balance = spec.condition_balance if condition_balance is None else condition_balance
     _check_options(smote, train_on)
     meta_df, X, meta = read_table(features)
     if smote == "before_split":
@@ -308,8 +305,8 @@ def train_full(
     meta_tr, X_tr = _training_part(meta_df, X, mask, condition_balance)
     labels = _labels_for(meta_tr, emotions)
     by_speaker = speakers_known(meta_tr) and meta_tr["speaker"].nunique() > 1
-    model, scaler, history, fit_info = fit_model(
-        meta_tr, X_tr, model_cfg, labels, seed=seed, threads=threads,
+    fitted, scaler, history, fit_info = fit_model(
+        meta_tr, X_tr, spec, labels, seed=seed, threads=threads,
         smote="none" if smote == "before_split" else smote, by_speaker=by_speaker,
         blocks=feature_blocks(meta),
     )
@@ -321,17 +318,17 @@ def train_full(
         "seed": int(seed),
         "train_on": train_on,
         "condition_balance": bool(condition_balance),
-        "emotions": emotions,
+        "emotions": None if emotions is None else list(emotions),
         "n_train": int(mask.sum()),
         "training_conditions": conditions_of_rows(meta_tr),
         "corpus": corpus or {"dataset": dataset},
         **fit_info,
     }
-    twin = _strict_twin(meta_tr, X_tr, model_cfg, labels, train_info, seed=seed,
+    twin = _strict_twin(meta_tr, X_tr, spec, labels, train_info, seed=seed,
                         threads=threads, smote="none" if smote == "before_split" else smote,
                         by_speaker=by_speaker, blocks=feature_blocks(meta))
     save_bundle(
-        bundle_dir, model, labels=labels, scaler=scaler, feature_set=feature_set_info(meta),
+        bundle_dir, fitted, labels=labels, scaler=scaler, feature_set=feature_set_info(meta),
         audio=dict(audio or {"sample_rate": meta.get("sample_rate", 16000)}),
         normalize=fit_info["normalize"], train_info=train_info, history=history,
         profile=bundle_profile(meta_tr, X_tr, manifest, seed), strict=twin,
@@ -367,19 +364,20 @@ def common_labels(train_tables: Sequence[Path], test_tables: Sequence[Path],
     return out
 
 
-def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path], model_cfg: dict,
-                 bundle_dir: Path, predictions_out: Path, *, train_name: str, test_name: str,
-                 model_name: str, seed: int = 0, threads: int = 1,
-                 train_on: str | Sequence[str] = "clean", condition_balance: bool = False,
-                 emotions: Sequence[str] | None = None, audio: dict | None = None) -> dict:
-    """Train on all of corpus A (common labels only), predict every row of corpus B."""
+def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path],
+                 model: ModelSpec | Mapping[str, Any], bundle_dir: Path, predictions_out: Path,
+                 *, train_name: str, test_name: str, model_name: str, seed: int = 0,
+                 threads: int = 1, train_on: str | Sequence[str] | None = None,
+                 condition_balance: bool | None = None,
+                 emotions: Sequence[str] | None = None,
+                 audio: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train on all of corpus A (common labels only), predict every row of corpus B.
+
+    ``model`` is the pair's spec (`Plan.cross_spec`: per-speaker normalisation, with the reason
+    in ``normalize_reason``); a model config is resolved into that spec."""
+    spec = as_spec(model, model_name, cross_corpus=True)
     labels = common_labels(train_tables, test_tables, emotions)
-    cfg = dict(model_cfg)
-    if cfg.get("normalize", "global") == "global":
-        # a scaler fitted on corpus A alone makes classifiers collapse on corpus B (measured on
-        # real data): standardise each speaker with its own statistics, on both sides
-        cfg["normalize"] = "speaker"
-    info = train_full(list(train_tables), cfg, bundle_dir, dataset=train_name,
+    info = train_full(list(train_tables), spec, bundle_dir, dataset=train_name,
                       model_name=model_name, seed=seed, threads=threads, train_on=train_on,
                       condition_balance=condition_balance, emotions=labels, audio=audio)
     bundle = load_bundle(bundle_dir)
@@ -393,6 +391,7 @@ def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path], mode
     pred["fold"] = 0
     write_predictions(pred, predictions_out, {
         "labels": bundle.labels, "protocol": f"cross-corpus: train {train_name}, test {test_name}",
-        "leaky": False, "model": model_name, "arch": cfg["arch"], "dataset": test_name,
-        "train_dataset": train_name, "test_dataset": test_name, "normalize": cfg["normalize"]})
+        "leaky": False, "model": model_name, "arch": spec.arch, "dataset": test_name,
+        "train_dataset": train_name, "test_dataset": test_name, "normalize": spec.normalize,
+        "normalize_reason": spec.normalize_reason})
     return {**info, "labels": labels, "n_test": int(len(pred))}

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ser.augment import snr_text
+from ser.bundle import load_bundle, mean_scale
+from ser.conditions import level_text
+from ser.features.tables import read_table
 
 INTERVAL_LEVEL = 0.95
 N_BOOT = 2000
@@ -30,6 +32,9 @@ BOOT_SEED = 0
 # How a confidence AUROC (correct vs wrong, or clean vs noisy) is put into words.
 SEPARATES = 0.75
 WEAK = 0.6
+
+Values = Sequence[Any] | np.ndarray
+"""One value per clip (labels, speakers, ...): a list or a numpy array."""
 
 
 # --------------------------------------------------------------------------- chance, intervals
@@ -63,8 +68,8 @@ def _uar_of(conf: np.ndarray) -> np.ndarray:
     return np.nanmean(recall, axis=-1)
 
 
-def uar_interval(y_true: Sequence[Any], y_pred: Sequence[Any],
-                 speakers: Sequence[Any] | None = None, *, level: float = INTERVAL_LEVEL,
+def uar_interval(y_true: Values, y_pred: Values,
+                 speakers: Values | None = None, *, level: float = INTERVAL_LEVEL,
                  n_boot: int = N_BOOT, seed: int = BOOT_SEED) -> dict[str, Any]:
     """Percentile bootstrap interval of the pooled UAR.
 
@@ -113,8 +118,8 @@ def includes_chance(interval: Mapping[str, Any], chance: float) -> bool | None:
 # --------------------------------------------------------------------------- per speaker
 
 
-def per_speaker_uar(y_true: Sequence[Any], y_pred: Sequence[Any],
-                    speakers: Sequence[Any]) -> dict[str, dict[str, float | int]]:
+def per_speaker_uar(y_true: Values, y_pred: Values,
+                    speakers: Values) -> dict[str, dict[str, float | int]]:
     """UAR, accuracy and clip count per test speaker (clean clips), speakers sorted by name.
 
     A model that works for some voices only shows here while its pooled UAR looks fine."""
@@ -243,7 +248,7 @@ def noise_kind_scores(noisy: pd.DataFrame, score: Any) -> dict[str, dict[str, fl
     for kind in sorted(set(kinds)):
         for value in sorted(snr[kinds == kind].unique(), reverse=True):
             rows = noisy[(kinds == kind) & (snr == value).to_numpy()]
-            out.setdefault(kind, {})[snr_text(value)] = float(score(rows))
+            out.setdefault(kind, {})[level_text(value)] = float(score(rows))
     return out
 
 
@@ -379,9 +384,6 @@ def check_bundles(bundle_dirs: Sequence[Path], feature_tables: Sequence[Path],
     import json
     import time
 
-    from ser.bundle import load_bundle
-    from ser.features.tables import read_table
-
     meta_df, X, table_meta = read_table([Path(p) for p in feature_tables])
     row_of = pd.Series(np.arange(len(meta_df)), index=meta_df["id"].astype(str).to_numpy())
     row_of = row_of[~row_of.index.duplicated()]
@@ -406,7 +408,7 @@ def check_bundles(bundle_dirs: Sequence[Path], feature_tables: Sequence[Path],
         ids = ids[ids.isin(row_of.index)]
         if ids.empty:
             continue
-        idx = row_of.loc[ids.to_numpy()].to_numpy()
+        idx = row_of.loc[ids.tolist()].to_numpy()
         Xte = X[idx]
         spk = (meta_df["speaker"].astype(str).to_numpy()[idx]
                if bundle_normalize(doc) == "speaker" else None)
@@ -501,7 +503,7 @@ def feature_distance(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.n
     return np.sqrt(np.mean(z.reshape(len(X), -1) ** 2, axis=1))
 
 
-def _range(values: Sequence[float]) -> dict[str, float | int]:
+def _range(values: Values) -> dict[str, float | int]:
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if not v.size:
@@ -540,8 +542,6 @@ def training_profile(X_train: np.ndarray, durations: Sequence[float] = (),
     """What `ser predict` compares a new file against: the ranges of feature distance,
     duration and level over the training clips. Returns the JSON summary (for bundle.json) and
     the arrays (mean and scale of the raw training features, for ``profile.npz``)."""
-    from ser.bundle import mean_scale
-
     mean, scale = mean_scale(np.asarray(X_train))
     dist = feature_distance(X_train, mean, scale)
     summary = {

@@ -145,13 +145,3 @@ def all_metrics():
 
 def all_cross_metrics():
     return [f"results/cross/{a}__{b}/{m}/metrics.json" for a, b, m in plan.cross]
-
-
-KERAS_ARCHS = ("conf_dnn", "dnn", "conv1d", "ensemble", "cnn", "lstm", "inception")
-
-
-def gpu_request(model):
-    """GPUs for a training job: 1 for Keras models when train.gpu is set (cluster runs)."""
-    return int(
-        bool(config["train"]["gpu"]) and plan.model(model)["arch"] in KERAS_ARCHS
-    )

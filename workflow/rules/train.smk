@@ -33,9 +33,9 @@ rule train_fold:
     resources:
         mem_mb=4000,
         runtime=240,
-        gpu=lambda wc: gpu_request(wc.model),
+        gpu=lambda wc: plan.gpu(wc.model),
     params:
-        model=lambda wc: plan.model(wc.model),
+        model=lambda wc: plan.model_spec(wc.model).to_dict(),
         split=lambda wc: plan.split_cfg(wc.dataset),
         train=config["train"],
         audio=config["audio"],
@@ -59,9 +59,9 @@ rule train_final:
     resources:
         mem_mb=4000,
         runtime=240,
-        gpu=lambda wc: gpu_request(wc.model),
+        gpu=lambda wc: plan.gpu(wc.model),
     params:
-        model=lambda wc: plan.model(wc.model),
+        model=lambda wc: plan.model_spec(wc.model).to_dict(),
         split=lambda wc: plan.split_cfg(wc.dataset),
         train=config["train"],
         audio=config["audio"],
@@ -92,9 +92,9 @@ rule cross_corpus:
     resources:
         mem_mb=4000,
         runtime=240,
-        gpu=lambda wc: gpu_request(wc.model),
+        gpu=lambda wc: plan.gpu(wc.model),
     params:
-        model=lambda wc: plan.model(wc.model),
+        model=lambda wc: plan.cross_spec(wc.model).to_dict(),
         train=config["train"],
         audio=config["audio"],
         emotions=config.get("emotions"),

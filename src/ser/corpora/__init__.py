@@ -16,10 +16,11 @@ from .base import (
     canonical_label,
     label_order,
 )
-from .registry import PARSERS, parser_for, scan
+from .registry import AUDIO_FORMATS, PARSERS, parser_for, scan
 from .table import load_table
 
 __all__ = [
+    "AUDIO_FORMATS",
     "CANONICAL",
     "MEDIA_EXTENSIONS",
     "PARSERS",

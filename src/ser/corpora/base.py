@@ -126,6 +126,10 @@ class Parser:
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""  # corpus name as people write it, e.g. "RAVDESS"
     pattern: ClassVar[str] = ""  # expected file naming, shown in reject reasons
+    #: keys of `datasets.NAME` this format reads (besides format, path, demo, shards, split)
+    OPTIONS: ClassVar[tuple[str, ...]] = ()
+    #: a folder of audio/video files (False: `table`, a ready-made feature table)
+    READS_MEDIA: ClassVar[bool] = True
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.options = options

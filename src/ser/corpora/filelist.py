@@ -38,6 +38,7 @@ class FileList(Parser):
     name = "list"
     title = "file list"
     pattern = "a CSV/TSV with path, label[, speaker, ...] columns"
+    OPTIONS = ("speaker_regex", "speaker_from", "path_column", "label_column", "speaker_column")
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)

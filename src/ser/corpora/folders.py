@@ -21,6 +21,7 @@ class Folders(Parser):
 
     name = "folders"
     title = "folders"
+    OPTIONS = ("speaker_regex", "speaker_from")
     pattern = "LABEL/.../FILE (the file must sit inside an emotion folder)"
 
     def __init__(self, options: Mapping[str, Any]) -> None:

@@ -39,6 +39,7 @@ class Ravdess(Parser):
 
     name = "ravdess"
     title = "RAVDESS"
+    OPTIONS = ("vocal_channel",)
     pattern = "MM-VV-EE-II-SS-RR-AA"
 
     def __init__(self, options: Mapping[str, Any]) -> None:
@@ -75,9 +76,9 @@ class Ravdess(Parser):
             "repetition": rr,
         }
         if reject is None:
-            folder = next((p for p in reversed(rel.parts[:-1]) if _ACTOR_DIR.match(p)), None)
-            if folder is not None and int(_ACTOR_DIR.match(folder).group(1)) != int(aa):
-                reject = f"actor {aa} in file name disagrees with folder {folder}"
+            actor = next((m for p in reversed(rel.parts[:-1]) if (m := _ACTOR_DIR.match(p))), None)
+            if actor is not None and int(actor.group(1)) != int(aa):
+                reject = f"actor {aa} in file name disagrees with folder {actor.group(0)}"
         if reject is None and self.vocal_channel not in ("both", meta["vocal_channel"]):
             reject = f"{meta['vocal_channel']}, but vocal_channel is {self.vocal_channel}"
         return Parsed(speaker=aa, original_label=ee, label=label, meta=meta, reject=reject)

@@ -23,6 +23,9 @@ from .urdu import Urdu
 PARSERS: dict[str, type[Parser]] = {
     p.name: p for p in (Ravdess, CremaD, Tess, Savee, Rml, EmoDB, Urdu, Folders, FileList, Table)
 }
+"""Every corpus format by name, with its options (`Parser.OPTIONS`)."""
+
+AUDIO_FORMATS: tuple[str, ...] = tuple(n for n, p in PARSERS.items() if p.READS_MEDIA)
 
 
 def parser_for(fmt: str, options: Mapping[str, Any] | None = None) -> Parser:

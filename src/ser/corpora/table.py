@@ -31,6 +31,8 @@ class Table(Parser):
 
     name = "table"
     title = "table"
+    OPTIONS = ("label_column", "speaker_column")
+    READS_MEDIA = False
     pattern = "a parquet or CSV feature table"
 
     def __init__(self, options: Mapping[str, Any]) -> None:

@@ -1,8 +1,8 @@
 """Feature sets (openSMILE functionals, MFCC means, log-mel matrices, pretrained speech encoders)
 and feature tables.
 
-`FEATURE_SETS[name]` is the registry; `extract_signal` is the single entry point that both the
-workflow (via `run_features_shard`) and `ser predict` use on a signal.
+`FEATURE_SETS[name]` is the registry (:mod:`.registry`); `extract_signal` is the single entry
+point that both the workflow (via `run_features_shard`) and `ser predict` use on a signal.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from typing import Any
 import numpy as np
 
 from ser.features.base import FeatureSet, prepare_signal
-from ser.features.hf_encoder import HF_ENCODER
-from ser.features.librosa_sets import LOGMEL, MFCC40, SPECTRAL_STATS
-from ser.features.opensmile_sets import COMPARE, EGEMAPS, EMOBASE, IS09
+from ser.features.registry import FEATURE_SETS, get_feature_set
 from ser.features.tables import (
     META_COLUMNS,
     REJECTED_COLUMNS,
@@ -24,20 +22,6 @@ from ser.features.tables import (
     run_features_shard,
 )
 from ser.features.variants import resolve_variant, split_variant
-from ser.features.whisper import WHISPER
-
-FEATURE_SETS: dict[str, FeatureSet] = {
-    fs.name: fs for fs in (IS09, EGEMAPS, COMPARE, EMOBASE, MFCC40, SPECTRAL_STATS, LOGMEL,
-                           WHISPER, HF_ENCODER)
-}
-
-
-def get_feature_set(name: str) -> FeatureSet:
-    """Registry lookup with a helpful error."""
-    try:
-        return FEATURE_SETS[name]
-    except KeyError:
-        raise ValueError(f"unknown feature set {name!r}; known: {sorted(FEATURE_SETS)}") from None
 
 
 def extract_signal(feature_set: str, signal: np.ndarray, sr: int,

@@ -153,18 +153,23 @@ class FeatureSet:
                                             list[np.ndarray | Exception]]:
         """Prepared clips -> features or exception per clip. Default: the per-clip extractor
         in a loop."""
-        one = self._make_extractor(params)
-
-        def run(items: list[tuple[np.ndarray, int]]) -> list[np.ndarray | Exception]:
-            out: list[np.ndarray | Exception] = []
-            for y, sr in items:
-                try:
-                    out.append(one(y, sr))
-                except Exception as exc:  # noqa: BLE001 - reported per clip by the caller
-                    out.append(exc)
-            return out
-
-        return run
+        return per_clip(self._make_extractor(params))
 
     def __repr__(self) -> str:
         return f"<FeatureSet {self.name} ({self.kind})>"
+
+
+def per_clip(one: Extractor) -> Callable[[list[tuple[np.ndarray, int]]],
+                                          list[np.ndarray | Exception]]:
+    """A batch extractor that runs `one` clip by clip and puts a failure in the clip's place."""
+
+    def run(items: list[tuple[np.ndarray, int]]) -> list[np.ndarray | Exception]:
+        out: list[np.ndarray | Exception] = []
+        for y, sr in items:
+            try:
+                out.append(one(y, sr))
+            except Exception as exc:  # noqa: BLE001 - reported per clip by the caller
+                out.append(exc)
+        return out
+
+    return run

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ser.features.base import FeatureSet
+from ser.features.base import FeatureSet, per_clip
 from ser.features.pooling import check_pooling, column_tag, file_sha256, pool, pooled_columns
 
 INSTALL_HINT = ("install the optional encoders group: pip install -e '.[encoders]' "
@@ -213,16 +213,7 @@ class HFEncoderSet(FeatureSet):
                 frames.append(hidden.float().cpu().numpy())
             return pool(np.concatenate(frames), stats)
 
-        def run(items: list[tuple[np.ndarray, int]]) -> list[np.ndarray | Exception]:
-            out: list[np.ndarray | Exception] = []
-            for y, sr in items:
-                try:
-                    out.append(one(y, sr))
-                except Exception as exc:  # noqa: BLE001 - reported per clip by the caller
-                    out.append(exc)
-            return out
-
-        return run
+        return per_clip(one)
 
 
 HF_ENCODER = HFEncoderSet()

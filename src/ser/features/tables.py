@@ -19,7 +19,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import soundfile as sf
 
+from ser.conditions import clean_mask
+from ser.features.registry import get_feature_set
+from ser.features.variants import split_variant
 from ser.io import META_KEY, atomic_path
 
 META_COLUMNS = ["id", "source_id", "dataset", "speaker", "label", "snr_db", "noise"]
@@ -34,10 +38,6 @@ _META_FIELDS = [("id", pa.string()), ("source_id", pa.string()), ("dataset", pa.
                 ("noise", pa.string())]
 
 
-def _feature_set(name: str):
-    from ser.features import get_feature_set
-
-    return get_feature_set(name)
 
 
 def table_schema(fs, params: dict[str, Any]) -> pa.Schema:
@@ -120,12 +120,8 @@ def run_features_shard(clean_manifest: Path, noisy_table: Path | None, feature_s
     `threads` CPU threads. Rows whose WAV cannot be read or whose features are NaN/inf go to
     `rejected_out` with the reason; both files are always written (possibly empty, with the full
     schema)."""
-    import soundfile as sf
-
-    from ser.features.variants import split_variant
-
     set_name, params = split_variant(feature_set, params)
-    fs = _feature_set(set_name)
+    fs = get_feature_set(set_name)
     resolved = fs.resolve(params)
     extract = fs.batch_extractor(resolved, threads)
     jobs, pre_rejected = _jobs(Path(clean_manifest), Path(noisy_table) if noisy_table else None)
@@ -384,8 +380,6 @@ def feature_set_info(meta: dict[str, Any]) -> dict[str, Any]:
 def is_clean(meta_df: pd.DataFrame) -> np.ndarray:
     """Rows that are clean clips (no SNR, and not a copy under another condition: reverberant,
     telephone, codec and gain copies have no SNR either), as a boolean mask."""
-    from ser.conditions import clean_mask
-
     mask = clean_mask(meta_df)
     if "snr_db" in meta_df.columns:
         mask &= meta_df["snr_db"].isna().to_numpy()

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ser.features.registry import FEATURE_SETS
+
 SET_KEY = "set"
 
 
@@ -30,8 +32,6 @@ def resolve_variant(name: str, feature_params: Mapping[str, Any] | None
     """(registry set name, parameters) of a `features` entry, checked against the registry.
 
     Raises ValueError naming the config key and what to do."""
-    from ser.features import FEATURE_SETS
-
     feature_params = feature_params or {}
     raw = feature_params.get(name) or {}
     if not isinstance(raw, Mapping):

@@ -90,6 +90,10 @@ class BaseModel:
     ANY_TYPE: ClassVar[frozenset[str]] = frozenset()
     #: whether `fit` takes `groups=` (the training rows' speakers)
     FIT_TAKES_GROUPS: ClassVar[bool] = False
+    #: a Keras network: training runs TensorFlow and can use a GPU
+    TENSORFLOW: ClassVar[bool] = False
+    #: made of member models of the family named by param `base` (ensemble, late_fusion)
+    HAS_MEMBERS: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -139,6 +143,12 @@ class BaseModel:
                 continue
             _check_type(cls.arch, key, cls.DEFAULTS[key], value)
         return merged
+
+    @classmethod
+    def validate_params(cls, params: dict | None) -> dict[str, Any]:
+        """`resolve_params` plus the family's own checks (composites: base and member params);
+        what `Plan` runs at start so that a config mistake fails before any job."""
+        return cls.resolve_params(params)
 
     def _init_state(self) -> None:
         """Create the untrained estimator/network (called by __init__, not by load)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ser.models.base import BaseModel
+from ser.models.registry import ARCHS, build, load
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +30,7 @@ class MemberModels:
 
     members: list[Any]
     runtime: str
+    HAS_MEMBERS: ClassVar[bool] = True
 
     def _n_members(self) -> int:
         raise NotImplementedError
@@ -46,8 +48,6 @@ class MemberModels:
             member.save(member_dir(model_dir, i))
 
     def _load_files(self, model_dir: Path) -> None:
-        from ser.models import load
-
         self.members = [load(member_dir(model_dir, i), self.runtime)
                         for i in range(self._n_members())]
 
@@ -61,23 +61,25 @@ class Ensemble(MemberModels, BaseModel):
 
     members: list[Any]
 
-    def _check_input_shape(self) -> None:
-        from ser.models import ARCHS
-
-        base = self.params["base"]
-        if base not in ARCHS or base == self.arch:
-            valid = ", ".join(a for a in ARCHS if a != self.arch)
+    @classmethod
+    def validate_params(cls, params: dict | None) -> dict[str, Any]:
+        """Also check the base family and the members' parameters."""
+        resolved = cls.resolve_params(params)
+        base = resolved["base"]
+        if base not in ARCHS or base == cls.arch:
+            valid = ", ".join(a for a in ARCHS if a != cls.arch)
             raise ValueError(f"ensemble: base must be one of {valid}; got {base!r}")
-        if int(self.params["n"]) < 1:
-            raise ValueError(f"ensemble: n must be >= 1, got {self.params['n']}")
-        base_cls = ARCHS[base]
-        base_cls.resolve_params(self.params["base_params"])  # unknown member params fail here
-        self.input_kind = base_cls.input_kind
+        if int(resolved["n"]) < 1:
+            raise ValueError(f"ensemble: n must be >= 1, got {resolved['n']}")
+        ARCHS[base].validate_params(resolved["base_params"])  # unknown member params fail here
+        return resolved
+
+    def _check_input_shape(self) -> None:
+        self.validate_params(self.params)
+        self.input_kind = ARCHS[self.params["base"]].input_kind  # type: ignore[misc]
         super()._check_input_shape()
 
     def _init_state(self) -> None:
-        from ser.models import build
-
         p = self.params
         self.members = [
             build(p["base"], self.input_shape, self.n_classes, p["base_params"], seed=self.seed + i)

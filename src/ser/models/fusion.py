@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ser.models import stacking
 from ser.models.base import BaseModel
 from ser.models.ensemble import MemberModels
+from ser.models.registry import ARCHS, build, load
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,29 +47,34 @@ class LateFusion(MemberModels, BaseModel):
 
     members: list[Any]
 
-    def _check_input_shape(self) -> None:
-        from ser.models import ARCHS
-
-        base = self.params["base"]
-        if base not in ARCHS or base in (self.arch, "ensemble"):
-            valid = ", ".join(a for a in ARCHS if a not in (self.arch, "ensemble"))
+    @classmethod
+    def validate_params(cls, params: dict | None) -> dict[str, Any]:
+        """Also check the base family (vector input) and the members' parameters."""
+        resolved = cls.resolve_params(params)
+        base = resolved["base"]
+        if base not in ARCHS or base in (cls.arch, "ensemble"):
+            valid = ", ".join(a for a in ARCHS if a not in (cls.arch, "ensemble"))
             raise ValueError(f"late_fusion: base must be one of {valid}; got {base!r}")
         base_cls = ARCHS[base]
         if base_cls.input_kind != "vector":
             raise ValueError(f"late_fusion: base {base!r} takes {base_cls.input_kind} input; "
                              "late fusion splits feature vectors")
-        if self.params["C"] is not None and "C" not in base_cls.DEFAULTS:
+        if resolved["C"] is not None and "C" not in base_cls.DEFAULTS:
             raise ValueError(f"late_fusion: C is passed to the members, but {base!r} has no C")
-        if self.params["member_C"] and "C" not in base_cls.DEFAULTS:
+        if resolved["member_C"] and "C" not in base_cls.DEFAULTS:
             raise ValueError(f"late_fusion: member_C picks each member's C, but {base!r} has no C")
-        if self.params["combine"] not in self.COMBINE:
-            raise ValueError(f"late_fusion: combine must be one of {', '.join(self.COMBINE)}; "
-                             f"got {self.params['combine']!r}")
-        if int(self.params["inner_folds"]) < 2:
+        if resolved["combine"] not in cls.COMBINE:
+            raise ValueError(f"late_fusion: combine must be one of {', '.join(cls.COMBINE)}; "
+                             f"got {resolved['combine']!r}")
+        if int(resolved["inner_folds"]) < 2:
             raise ValueError("late_fusion: inner_folds must be >= 2")
-        if not self.params["meta_C"]:
+        if not resolved["meta_C"]:
             raise ValueError("late_fusion: meta_C must list at least one C")
-        base_cls.resolve_params(self._member_params())  # unknown member params fail here
+        base_cls.validate_params(cls._member_params_of(resolved))  # unknown member params fail
+        return resolved
+
+    def _check_input_shape(self) -> None:
+        self.validate_params(self.params)
         super()._check_input_shape()
         blocks = [int(b) for b in self.params["blocks"]] or [int(self.input_shape[0])]
         if any(b < 1 for b in blocks) or sum(blocks) != self.input_shape[0]:
@@ -75,19 +82,21 @@ class LateFusion(MemberModels, BaseModel):
                              f"{self.input_shape[0]} input columns")
         self.params["blocks"] = blocks
 
+    @staticmethod
+    def _member_params_of(params: dict[str, Any]) -> dict[str, Any]:
+        member = dict(params["base_params"])
+        if params["C"] is not None:
+            member["C"] = params["C"]
+        return member
+
     def _member_params(self) -> dict[str, Any]:
-        params = dict(self.params["base_params"])
-        if self.params["C"] is not None:
-            params["C"] = self.params["C"]
-        return params
+        return self._member_params_of(self.params)
 
     def _slices(self) -> list[slice]:
         edges = np.cumsum([0, *self.params["blocks"]])
         return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     def _init_state(self) -> None:
-        from ser.models import build
-
         self.members = [
             build(self.params["base"], (s.stop - s.start,), self.n_classes,
                   self._member_params(), seed=self.seed + i)
@@ -121,8 +130,6 @@ class LateFusion(MemberModels, BaseModel):
         return None
 
     def _member(self, i: int, C: float | None) -> Any:
-        from ser.models import build
-
         params = self._member_params()
         if C is not None:
             params["C"] = C
@@ -133,8 +140,6 @@ class LateFusion(MemberModels, BaseModel):
                        class_weight: dict[int, float] | None,
                        groups: np.ndarray | None) -> list[np.ndarray]:
         """Pick each member's C (member_C) and return its out-of-fold probabilities."""
-        from ser.models import stacking
-
         splits = stacking.inner_splits(y, groups, int(self.params["inner_folds"]), self.seed)
         self.inner_groups = "speaker" if groups is not None else "stratified rows"
         grid = list(self.params["member_C"]) or [None]
@@ -162,8 +167,6 @@ class LateFusion(MemberModels, BaseModel):
     def _fit_meta(self, oof: list[np.ndarray], y: np.ndarray,
                   class_weight: dict[int, float] | None, groups: np.ndarray | None) -> None:
         """The meta logistic regression on the members' out-of-fold log-probabilities."""
-        from ser.models import build, stacking
-
         F = stacking.log_features(oof)
         splits = stacking.inner_splits(y, groups, int(self.params["inner_folds"]), self.seed)
 
@@ -193,8 +196,6 @@ class LateFusion(MemberModels, BaseModel):
         """Mean of the members' probabilities, or the meta model's on them (combine: stack)."""
         members = self.member_proba(X)
         if self.params["combine"] == "stack":
-            from ser.models import stacking
-
             return self._normalise(self.meta_model.predict_proba(
                 stacking.log_features(list(members))))
         return self._normalise(members.mean(axis=0))
@@ -212,6 +213,4 @@ class LateFusion(MemberModels, BaseModel):
     def _load_files(self, model_dir: Path) -> None:
         super()._load_files(model_dir)
         if self.params["combine"] == "stack":
-            from ser.models import load
-
             self.meta_model = load(Path(model_dir) / "meta", self.runtime)

@@ -255,6 +255,7 @@ class KerasModel(BaseModel):
         "patience": 10,
     }
     NULLABLE: ClassVar[frozenset[str]] = frozenset({"patience"})
+    TENSORFLOW: ClassVar[bool] = True
     #: extra outputs after the n softmax columns (conf_dnn: 1)
     n_extra_outputs: ClassVar[int] = 0
 
