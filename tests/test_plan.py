@@ -6,9 +6,11 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from ser.bundle import SCALER_MODES
 from ser.errors import ConfigError
 from ser.features import FEATURE_SETS
 from ser.models import ARCHS
+from ser.modelspec import FALLBACKS, strict_twin
 from ser.plan import DATASET_KEYS, FORMATS, Plan, shard_count, shard_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +110,12 @@ def demo_cfg() -> dict:
     ({"arch": "svm", "features": "egemaps", "gpu": True}, r"models\.m\.gpu: arch svm does not"),
     ({"arch": "ensemble", "features": "logmel", "base": "svm"}, r"models\.m: arch ensemble takes"),
     ({"arch": "ensemble", "features": "mfcc40", "base": "cnn"}, r"models\.m: arch ensemble takes"),
+    ({"arch": "svm", "features": "egemaps", "fallback": "strict"},
+     r"models\.m\.fallback: strict .*add normalize: speaker"),
+    ({"arch": "svm", "features": "egemaps", "normalize": "speaker", "fallback": "lenient"},
+     r"models\.m\.fallback must be one of none, strict"),
+    ({"arch": "late_fusion", "features": ["egemaps", "mfcc40"], "combine": "vote"},
+     r"models\.m\.combine: .*mean, stack"),
 ])
 def test_model_config_mistakes_fail_at_start_naming_the_key(model, message):
     cfg = demo_cfg()
@@ -131,6 +139,20 @@ def test_model_spec_is_resolved_once_with_the_train_defaults():
     assert cross.normalize == "speaker" and "collapse" in cross.normalize_reason
     cfg["models"]["m"]["normalize"] = "none"
     assert Plan(cfg).cross_spec("m").normalize == "none"  # an explicit choice is kept
+
+
+def test_fallback_strict_is_part_of_the_spec_and_its_twin_is_strict():
+    cfg = demo_cfg()
+    cfg["models"]["ad"] = {"arch": "late_fusion", "features": ["egemaps", "mfcc40"],
+                           "normalize": "speaker", "fallback": "strict", "combine": "stack",
+                           "member_C": [0.1, 1.0], "inner_folds": 2}
+    spec = Plan(cfg).model_spec("ad")
+    assert (spec.fallback, spec.normalize) == ("strict", "speaker")
+    assert spec.params == {"combine": "stack", "member_C": [0.1, 1.0], "inner_folds": 2}
+    assert type(spec).from_dict(spec.to_dict()) == spec  # what train_fold/train_final receive
+    twin = strict_twin(spec)
+    assert (twin.normalize, twin.fallback, twin.params) == ("global", "none", spec.params)
+    assert "strict twin" in twin.normalize_reason
 
 
 def test_an_ensemble_of_cnns_on_logmel_is_accepted():
@@ -167,6 +189,8 @@ def test_schema_enums_are_the_registry_keys():
     schema = yaml.safe_load(Path(SCHEMA).read_text())
     model = schema["properties"]["models"]["additionalProperties"]["properties"]
     assert model["arch"]["enum"] == list(ARCHS)
+    assert model["normalize"]["enum"] == list(SCALER_MODES)
+    assert model["fallback"]["enum"] == list(FALLBACKS)
     # feature names are registry sets or variants (R4): Plan checks them against the registry
     assert "enum" not in schema["properties"]["features"]["items"]
     dataset = schema["properties"]["datasets"]["additionalProperties"]["properties"]

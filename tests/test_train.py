@@ -244,8 +244,8 @@ def test_xgboost_same_seed_same_predictions(corpus) -> None:
 def test_dnn_deterministic_with_speaker_validation(corpus) -> None:
     cfg = {"arch": "dnn", "features": "toy", "units": [16, 8], "epochs": 4, "batch_size": 16,
            "patience": 3, "val_speakers": 1}
-    s1, p1, out = run_fold(corpus, cfg, "d1", seed=5, train_on="clean+noisy")
-    s2, p2, _ = run_fold(corpus, cfg, "d2", seed=5, train_on="clean+noisy")
+    s1, p1, out = run_fold(corpus, {**cfg, "train_on": "clean+noisy"}, "d1", seed=5)
+    s2, p2, _ = run_fold(corpus, {**cfg, "train_on": "clean+noisy"}, "d2", seed=5)
     pd.testing.assert_frame_equal(p1, p2)
     assert s1["n_train"] == 4 * 4 * 5 * 3  # clean + noisy rows of the 4 training speakers
     bundle = json.loads((out / "bundle" / "bundle.json").read_text())
@@ -467,10 +467,10 @@ def test_train_on_conditions_balance_and_recorded_conditions(tmp_path) -> None:
     assert set(pred["id"].str.split("#").str[1].dropna()) == {"snr10", "rt0.6"}  # all tested
     rec = load_bundle(out / "bundle").train_info["training_conditions"]
     assert rec == {"clean": True, "conditions": [], "kinds": [], "min_snr_db": None}
-    s, _, out = run_fold(c, cfg, "reverb", train_on=["clean", "reverb"])
+    s, _, out = run_fold(c, {**cfg, "train_on": ["clean", "reverb"]}, "reverb")
     assert s["n_train"] == 2 * n_clean_train
     assert load_bundle(out / "bundle").train_info["training_conditions"]["kinds"] == ["reverb"]
-    s, _, out = run_fold(c, cfg, "bal", train_on="clean+noisy", condition_balance=True)
+    s, _, out = run_fold(c, {**cfg, "train_on": "clean+noisy", "condition_balance": True}, "bal")
     assert s["n_train"] == 3 * n_clean_train and s["n_fit"] == 4 * n_clean_train
     info = load_bundle(out / "bundle").train_info
     assert info["condition_balance"] is True

@@ -60,6 +60,24 @@ def _check_options(smote: str, train_on: str | Sequence[str]) -> None:
     check_train_on(train_on)
 
 
+def _read_inputs(features: PathLike | Sequence[PathLike], model: ModelSpec | Mapping[str, Any],
+                 model_name: str, smote: str
+                 ) -> tuple[ModelSpec, pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """The model's spec (the one source of ``train_on`` and ``condition_balance``) and the
+    feature table(s), after checking the options."""
+    spec = as_spec(model, model_name)
+    _check_options(smote, spec.train_on)
+    meta_df, X, meta = read_table(features)
+    return spec, meta_df, X, meta
+
+
+def _emotion_mask(meta_df: pd.DataFrame, emotions: Sequence[str] | None) -> np.ndarray:
+    """Rows whose label is one of ``emotions`` (every row when none are given)."""
+    if not emotions:
+        return np.ones(len(meta_df), dtype=bool)
+    return meta_df["label"].astype(str).isin([str(e) for e in emotions]).to_numpy()
+
+
 def _training_part(meta_df: pd.DataFrame, X: np.ndarray, mask: np.ndarray,
                    condition_balance: bool) -> tuple[pd.DataFrame, np.ndarray]:
     """The rows a model is fitted on; with `condition_balance` the clean rows are repeated so
@@ -96,8 +114,6 @@ def train_fold(
     seed: int = 0,
     threads: int = 1,
     smote: str = "none",
-    train_on: str | Sequence[str] | None = None,
-    condition_balance: bool | None = None,
     emotions: list[str] | None = None,
     audio: dict[str, Any] | None = None,
     manifest: PathLike | None = None,
@@ -108,19 +124,15 @@ def train_fold(
     ``model`` is the model's spec (:mod:`ser.modelspec`; a model config is resolved into one).
     Test part: all rows (clean and noisy) whose source clip is test data in ``fold``. Training
     part: the other split rows (clean only; clean and every degraded copy with
-    ``train_on='clean+noisy'``; or clean rows and/or copies of the listed condition kinds).
-    ``train_on`` and ``condition_balance``: None takes the spec's. Rows whose clip is not in
+    ``train_on='clean+noisy'``; or clean rows and/or copies of the listed condition kinds:
+    the spec's ``train_on`` and ``condition_balance``). Rows whose clip is not in
     the split are left out and counted (``n_unsplit``). The bundle records ``corpus`` (e.g.
     ``{"synthetic": true}``) and the training profile (feature distance of the training clips;
     their durations and levels from ``manifest``'s WAVs) that `ser predict` checks new files
     against.
     """
     t0 = time.perf_counter()
-    spec = as_spec(model, model_name)
-    train_on = spec.train_on if train_on is None else train_on
-    condition_balance = spec.condition_balance if condition_balance is None else condition_balance
-    _check_options(smote, train_on)
-    meta_df, X, meta = read_table(features)
+    spec, meta_df, X, meta = _read_inputs(features, model, model_name, smote)
     split_df = load_splits(splits)
     protocol = dict(split_df.attrs)
     protocol_name = protocol.get("protocol", "speaker_kfold")
@@ -146,14 +158,12 @@ def train_fold(
     if unsplit.any():
         log.warning("%d feature row(s) have no clip in the split and are left out", unsplit.sum())
     row_fold = split_fold.fillna(-2).to_numpy(dtype=np.int64)
-    keep = np.ones(len(meta_df), dtype=bool)
-    if emotions:
-        keep = meta_df["label"].astype(str).isin([str(e) for e in emotions]).to_numpy()
+    keep = _emotion_mask(meta_df, emotions)
     test_mask = (row_fold == fold) & keep
-    train_mask = (row_fold != fold) & ~unsplit & keep & training_rows(meta_df, train_on)
+    train_mask = (row_fold != fold) & ~unsplit & keep & training_rows(meta_df, spec.train_on)
     if not test_mask.any():
         raise ValueError(f"fold {fold} has no test rows in {features}")
-    meta_tr, X_tr = _training_part(meta_df, X, train_mask, condition_balance)
+    meta_tr, X_tr = _training_part(meta_df, X, train_mask, spec.condition_balance)
     labels = _labels_for(meta_tr, emotions)
     by_speaker = protocol_name != "random" and speakers_known(meta_tr)
     log.info("%s/%s fold %d of %d (%s): training on %d rows of %d speaker(s), testing %d rows "
@@ -161,27 +171,18 @@ def train_fold(
              len(meta_tr), meta_tr["speaker"].nunique(), int(test_mask.sum()),
              meta_df.loc[test_mask, "speaker"].nunique(), ", ".join(labels))
 
-    t_fit = time.perf_counter()
-    fitted, scaler, history, fit_info = fit_model(
-        meta_tr, X_tr, spec, labels, seed=seed, threads=threads, smote=smote,
-        by_speaker=by_speaker, blocks=feature_blocks(meta),
-    )
-    t_fit = time.perf_counter() - t_fit
-
     meta_te = meta_df[test_mask].reset_index(drop=True)
     spk_te = meta_te["speaker"].astype(str).to_numpy() if speakers_known(meta_te) else None
-    if scaler["mode"] == "speaker" and spk_te is None:
+    if spec.normalize == "speaker" and spk_te is None:
         raise ValueError("normalize: speaker needs a speaker for every test row")
-    feature_set = feature_set_info(meta)
-    audio = dict(audio or {"sample_rate": meta.get("sample_rate", 16000)})
-    train_info = {
+    train_info: dict[str, Any] = {
         "dataset": dataset,
         "model": model_name,
         "fold": int(fold),
         "protocol": protocol,
         "seed": int(seed),
-        "train_on": train_on,
-        "condition_balance": bool(condition_balance),
+        "train_on": spec.train_on,
+        "condition_balance": spec.condition_balance,
         "emotions": emotions,
         "n_train": int(train_mask.sum()),
         "n_test": int(test_mask.sum()),
@@ -189,19 +190,10 @@ def train_fold(
         "train_speakers": sorted(set(meta_tr["speaker"].astype(str))) if by_speaker else [],
         "training_conditions": conditions_of_rows(meta_tr),
         "corpus": corpus or {"dataset": dataset},
-        **fit_info,
     }
-    t_twin = time.perf_counter()
-    twin = _strict_twin(meta_tr, X_tr, spec, labels, train_info, seed=seed,
-                        threads=threads, smote=smote, by_speaker=by_speaker,
-                        blocks=feature_blocks(meta))
-    # training cost of the bundle (tuning and a strict twin included), for evaluation's cost
-    train_info["train_seconds"] = round(t_fit + time.perf_counter() - t_twin, 3)
-    save_bundle(
-        bundle_dir, fitted, labels=labels, scaler=scaler, feature_set=feature_set, audio=audio,
-        normalize=fit_info["normalize"], train_info=train_info, history=history, strict=twin,
-        profile=bundle_profile(meta_tr, X_tr, manifest, seed),
-    )
+    fitted, scaler, fit_info, twin = _fit_and_save(
+        bundle_dir, meta_tr, X_tr, spec, labels, meta, train_info, audio=audio,
+        manifest=manifest, seed=seed, threads=threads, smote=smote, by_speaker=by_speaker)
     # after saving: a Keras model now predicts through the LiteRT copy that `ser predict` runs
     Xs_te = apply_scaler(X[test_mask], scaler, spk_te)
     probs = fitted.predict_proba(Xs_te)
@@ -218,14 +210,14 @@ def train_fold(
         "model": model_name,
         "arch": fit_info["arch"],
         "fold": int(fold),
-        "feature_set": feature_set["name"],
+        "feature_set": feature_set_info(meta)["name"],
         "params": fit_info["params"],
         "chosen_params": fit_info["chosen_params"],
         "normalize": fit_info["normalize"],
         "assumes_speaker_identity": fit_info["assumes_speaker_identity"],
         "smote": smote,
-        "train_on": train_on,
-        "condition_balance": bool(condition_balance),
+        "train_on": spec.train_on,
+        "condition_balance": spec.condition_balance,
         "seed": int(seed),
         "confidence": "max_prob" if conf is None else "model",
         "runtime": runtime_of(fitted),
@@ -265,6 +257,31 @@ def _strict_twin(meta_tr: pd.DataFrame, X_tr: np.ndarray, spec: ModelSpec,
             "train_info": {**train_info, **info, "strict_twin_of": train_info.get("model")}}
 
 
+def _fit_and_save(bundle_dir: PathLike, meta_tr: pd.DataFrame, X_tr: np.ndarray,
+                  spec: ModelSpec, labels: list[str], meta: dict[str, Any],
+                  train_info: dict[str, Any], *, audio: dict[str, Any] | None,
+                  manifest: PathLike | None, seed: int, threads: int, smote: str,
+                  by_speaker: bool) -> tuple[Any, dict[str, Any], dict[str, Any], dict | None]:
+    """Fit the model (and its strict twin with ``fallback: strict``) on the training part and
+    write the bundle. ``train_info`` gains the fit's record and ``train_seconds``, the
+    bundle's whole training cost (tuning and twin included) that evaluation reports.
+    Returns the fitted model, its scaler, the fit's record and the twin (or None)."""
+    fit_kw: dict[str, Any] = {"seed": seed, "threads": threads, "smote": smote,
+                              "by_speaker": by_speaker, "blocks": feature_blocks(meta)}
+    t_start = time.perf_counter()
+    fitted, scaler, history, fit_info = fit_model(meta_tr, X_tr, spec, labels, **fit_kw)
+    train_info.update(fit_info)
+    twin = _strict_twin(meta_tr, X_tr, spec, labels, train_info, **fit_kw)
+    train_info["train_seconds"] = round(time.perf_counter() - t_start, 3)
+    save_bundle(
+        bundle_dir, fitted, labels=labels, scaler=scaler, feature_set=feature_set_info(meta),
+        audio=dict(audio or {"sample_rate": meta.get("sample_rate", 16000)}),
+        normalize=fit_info["normalize"], train_info=train_info, history=history,
+        profile=bundle_profile(meta_tr, X_tr, manifest, seed), strict=twin,
+    )
+    return fitted, scaler, fit_info, twin
+
+
 def train_full(
     features: PathLike | Sequence[PathLike],
     model: ModelSpec | Mapping[str, Any],
@@ -275,8 +292,6 @@ def train_full(
     seed: int = 0,
     threads: int = 1,
     smote: str = "none",
-    train_on: str | Sequence[str] | None = None,
-    condition_balance: bool | None = None,
     emotions: Sequence[str] | None = None,
     audio: dict[str, Any] | None = None,
     manifest: PathLike | None = None,
@@ -285,54 +300,36 @@ def train_full(
     """Train on every row of a corpus (the final model of a dataset x model, or the training
     side of a cross-corpus pair); writes only the bundle.
 
-    ``model``, ``train_on``, ``condition_balance``, ``manifest`` and ``corpus`` as for
+    ``model``, ``manifest`` and ``corpus`` as for
     :func:`train_fold`. Validation speakers come from the corpus itself (a random clip subset
     when speakers are unknown). ``smote: before_split`` here just oversamples the whole
     (training-only) corpus.
     """
     t0 = time.perf_counter()
-    spec = as_spec(model, model_name)
-    train_on = spec.train_on if train_on is None else train_on
-    condition_balance = spec.condition_balance if condition_balance is None else condition_balance
-    _check_options(smote, train_on)
-    meta_df, X, meta = read_table(features)
+    spec, meta_df, X, meta = _read_inputs(features, model, model_name, smote)
     if smote == "before_split":
         meta_df, X = smote_before_split(meta_df, X, seed)
-    mask = np.ones(len(meta_df), dtype=bool)
-    if emotions:
-        mask &= meta_df["label"].astype(str).isin([str(e) for e in emotions]).to_numpy()
-    mask &= training_rows(meta_df, train_on)
-    meta_tr, X_tr = _training_part(meta_df, X, mask, condition_balance)
+    mask = _emotion_mask(meta_df, emotions) & training_rows(meta_df, spec.train_on)
+    meta_tr, X_tr = _training_part(meta_df, X, mask, spec.condition_balance)
     labels = _labels_for(meta_tr, emotions)
     by_speaker = speakers_known(meta_tr) and meta_tr["speaker"].nunique() > 1
-    fitted, scaler, history, fit_info = fit_model(
-        meta_tr, X_tr, spec, labels, seed=seed, threads=threads,
-        smote="none" if smote == "before_split" else smote, by_speaker=by_speaker,
-        blocks=feature_blocks(meta),
-    )
-    train_info = {
+    train_info: dict[str, Any] = {
         "dataset": dataset,
         "model": model_name,
         "fold": None,
         "protocol": {"protocol": "full"},
         "seed": int(seed),
-        "train_on": train_on,
-        "condition_balance": bool(condition_balance),
+        "train_on": spec.train_on,
+        "condition_balance": spec.condition_balance,
         "emotions": None if emotions is None else list(emotions),
         "n_train": int(mask.sum()),
         "training_conditions": conditions_of_rows(meta_tr),
         "corpus": corpus or {"dataset": dataset},
-        **fit_info,
     }
-    twin = _strict_twin(meta_tr, X_tr, spec, labels, train_info, seed=seed,
-                        threads=threads, smote="none" if smote == "before_split" else smote,
-                        by_speaker=by_speaker, blocks=feature_blocks(meta))
-    save_bundle(
-        bundle_dir, fitted, labels=labels, scaler=scaler, feature_set=feature_set_info(meta),
-        audio=dict(audio or {"sample_rate": meta.get("sample_rate", 16000)}),
-        normalize=fit_info["normalize"], train_info=train_info, history=history,
-        profile=bundle_profile(meta_tr, X_tr, manifest, seed), strict=twin,
-    )
+    _, _, fit_info, _ = _fit_and_save(
+        bundle_dir, meta_tr, X_tr, spec, labels, meta, train_info, audio=audio,
+        manifest=manifest, seed=seed, threads=threads,
+        smote="none" if smote == "before_split" else smote, by_speaker=by_speaker)
     return {
         "dataset": dataset,
         "model": model_name,
@@ -367,8 +364,7 @@ def common_labels(train_tables: Sequence[Path], test_tables: Sequence[Path],
 def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path],
                  model: ModelSpec | Mapping[str, Any], bundle_dir: Path, predictions_out: Path,
                  *, train_name: str, test_name: str, model_name: str, seed: int = 0,
-                 threads: int = 1, train_on: str | Sequence[str] | None = None,
-                 condition_balance: bool | None = None,
+                 threads: int = 1,
                  emotions: Sequence[str] | None = None,
                  audio: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train on all of corpus A (common labels only), predict every row of corpus B.
@@ -378,11 +374,11 @@ def cross_corpus(train_tables: Sequence[Path], test_tables: Sequence[Path],
     spec = as_spec(model, model_name, cross_corpus=True)
     labels = common_labels(train_tables, test_tables, emotions)
     info = train_full(list(train_tables), spec, bundle_dir, dataset=train_name,
-                      model_name=model_name, seed=seed, threads=threads, train_on=train_on,
-                      condition_balance=condition_balance, emotions=labels, audio=audio)
+                      model_name=model_name, seed=seed, threads=threads, emotions=labels,
+                      audio=audio)
     bundle = load_bundle(bundle_dir)
     meta_df, X, _ = read_table(list(test_tables))
-    keep = meta_df["label"].astype(str).isin(labels).to_numpy()
+    keep = _emotion_mask(meta_df, labels)
     meta_df, X = meta_df[keep].reset_index(drop=True), X[keep]
     log.info("cross-corpus %s -> %s (%s): trained on %d rows, predicting %d rows over labels %s",
              train_name, test_name, model_name, info.get("n_train", 0), len(meta_df),
