@@ -1,6 +1,7 @@
 """The `ser serve` page in a real headless Chromium (Debian's chromium + chromium-driver, driven
 by Selenium), against a real `ser serve` process: a fake microphone fed from a RAVDESS WAV
 records through MediaRecorder and the page shows a label; a long upload shows the timeline.
+Also the report's index.html (test_report's evaluated models): its provenance stays on screen.
 
 Run with `make test-browser` (CI runs it; `make test` leaves these out). Set SER_SCREENSHOT=PATH
 to save a screenshot of the page after the long upload (docs/serve.png is made that way).
@@ -17,9 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from test_report import built, corpus, eda_dir  # noqa: F401  (fixtures: an evaluated report)
 
 from ser.audio import decode
+from ser.report import build_report
 from ser.segment import join_clips
+from ser.trust import provenance
 
 pytestmark = [pytest.mark.browser, pytest.mark.ravdess]
 
@@ -139,3 +143,23 @@ def test_an_oversized_upload_says_so_on_the_page(browser, ser_server, media) -> 
     browser.find_element("id", "file").send_keys(str(media["big"]))
     wait_for(browser, lambda d: text(d, "error"))
     assert "HTTP 413" in text(browser, "error") and "limit is 1 MB" in text(browser, "error")
+
+
+def test_the_reports_provenance_is_on_screen(browser, built, tmp_path) -> None:  # noqa: F811
+    """The provenance block with this checkout's real package list (one long line): every value,
+    the date included, lies inside the window and the section is no wider than it (the values
+    once sat right-aligned in an unwrapped column, off screen)."""
+    out = tmp_path / "report"
+    build_report(built["eval_dirs"], [], out, provenance=provenance({"seed": 7}))
+    browser.get((out / "index.html").as_uri())
+    cells = browser.find_elements("css selector", "#provenance td")
+    assert len(cells) == 8  # date, command, git commit, package versions: name and value
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    for cell in cells:
+        browser.execute_script("arguments[0].scrollIntoView()", cell)
+        box = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", cell)
+        assert 0 <= box["left"] and box["right"] <= width + 1, (cell.text[:60], box, width)
+        assert cell.text.strip()
+    assert "numpy" in cells[-1].text and "scikit-learn" in cells[-1].text
+    section = browser.find_element("id", "provenance")
+    assert browser.execute_script("return arguments[0].scrollWidth", section) <= width + 1

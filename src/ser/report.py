@@ -588,8 +588,8 @@ def _leakage_html(m: dict[str, Any]) -> str:
     words = ("Some test data was also seen in training: these figures are optimistic."
              if shared else "No test speaker and no test clip was seen in training.")
     return (f"<h4>Leakage audit</h4><p>{_e(words)}</p>"
-            + _table_html(["fold", "test speakers", "of them in training", "test clips",
-                           "source clip in training"], rows))
+            + _table_html(["fold", "test speakers", "of them in training",
+                           "test clips (clean + copies)", "source clip in training"], rows))
 
 
 def _cost_html(m: dict[str, Any]) -> str:
@@ -653,8 +653,8 @@ def _confidence_html(m: dict[str, Any]) -> str:
     if diff is not None:
         same = ("exactly the evaluated probabilities" if diff == 0 else
                 f"probabilities within {diff:.1e} of the evaluated ones")
-        items.append(f"<li>Reloading the saved bundles as <code>ser predict</code> does gives "
-                     f"{same}.</li>")
+        items.append(f"<li><b>Saved bundles:</b> reloaded as <code>ser predict</code> loads "
+                     f"them, they give {same}.</li>")
     if not items:
         return ""
     return f"<h4>Can its confidence be trusted?</h4><ul>{''.join(items)}</ul>"
@@ -820,7 +820,9 @@ def _provenance_html(info: dict[str, Any] | None) -> str:
     config = info.get("config")
     cfg = (yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
            if config is not None else "(not recorded)")
-    return (_table_html(["", ""], rows)
+    # both columns are text: left-aligned and wrapping (a long value would push the others
+    # off screen in a right-aligned, unwrapped number column)
+    return (_table_html(["", ""], rows, text_cols=2)
             + f"<details><summary>config as run</summary><pre>{_e(cfg)}</pre></details>")
 
 
