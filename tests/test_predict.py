@@ -505,8 +505,10 @@ def test_final_bundle_best_model_and_what_the_model_was_trained_on(toy, capsys, 
     assert reasons[1].startswith("level") and reasons[2].startswith("feature distance")
     assert any("classified file(s) lie outside the data the model was trained on" in w
                for w in doc["warnings"])
+    rc, out, _ = run_cli(capsys, str(models), *inside)  # the table names the chosen model
+    assert f"model {models}: 1 bundle(s) (logreg/final); trained on toy" in out
     rc, out, err = run_cli(capsys, str(models / "logreg"), *inside, str(far))
-    assert "trained on toy (SYNTHETIC demo corpus)" in out
+    assert "trained on toy (SYNTHETIC demo corpus)" in out and "1 bundle(s) (final)" in out
     assert f"! {far}: outside the training data: " in out and "duration 6.0 s is outside" in out
     assert "warning: this model was trained on the SYNTHETIC demo corpus" in err
     rc, doc = predict_json(capsys, str(models / "logreg"), *inside, "--folds")

@@ -302,9 +302,16 @@ def _fmt_prob(p: float) -> str:
     return f"{p:.2f}"
 
 
+def _bundle_name(bundle: str, model_dir: str) -> str:
+    """A bundle's path below MODEL_DIR (``late_fusion/final`` when MODEL_DIR is a dataset folder,
+    so the table names the model its leaderboard chose), else its folder name."""
+    b, d = Path(bundle), Path(model_dir)
+    return b.relative_to(d).as_posix() if b.is_relative_to(d) and b != d else b.name
+
+
 def format_table(result: PredictResult) -> str:
     """Aligned columns for people: status, top label, confidence, top-3 (or the reason)."""
-    names = ", ".join(Path(b).name for b in result.bundles)
+    names = ", ".join(_bundle_name(b, result.model_dir) for b in result.bundles)
     trained = result.corpus.get("dataset") or "?"
     if result.corpus.get("synthetic"):
         trained += " (SYNTHETIC demo corpus)"
