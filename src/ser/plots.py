@@ -152,7 +152,8 @@ def plot_snr(
         ax.set_xlabel("signal-to-noise ratio of the test copy")
         ax.set_ylabel("score")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(loc="lower right")
+        # scores rise towards "clean" on the right, so the upper left is the empty corner
+        ax.legend(loc="upper left")
         ax.set_title(title + ": robustness to noise")
     return save_figure(fig, path)
 

@@ -269,8 +269,8 @@ def noise_sentence(by_snr: Mapping[str, float], by_noise: Mapping[str, Mapping[s
         kinds = ", ".join(sorted({k for s, k in near if s == top}))
         lowest = top == min(float(s) for _, _, s in cells)
         text += (f" {'At' if lowest else 'Already at'} {top:g} dB SNR ({kinds}) it is near "
-                 "chance: recordings with that much background noise get labels no better than "
-                 "a guess.")
+                 "chance (within 1.5 x chance): recordings with that much background noise get "
+                 "labels little or no better than a guess.")
     elif clean - worst > 0.1:
         text += (" Expect noticeably worse labels than the clean figure on recordings with such "
                  "noise.")
