@@ -98,7 +98,7 @@ def demo_cfg() -> dict:
 
 @pytest.mark.parametrize("model,message", [
     ({"arch": "svm", "features": "egemaps", "Cc": 1.0},
-     r"models\.m\.Cc: unknown parameter of arch svm; valid: C, gamma"),
+     r"models\.m\.Cc: unknown parameter of arch svm; did you mean C\? valid: C, gamma"),
     ({"arch": "svm", "features": "egemaps", "C": "big"}, r"models\.m\.C: .*'C'.*float"),
     ({"arch": "conf_dnn", "features": "is09_emotion", "epochs": 1.5}, r"models\.m\.epochs: "),
     ({"arch": "svm", "features": "egemaps", "tune": {"Cc": [1, 2]}},

@@ -82,6 +82,19 @@ TABLE: dict[str, tuple[dict | str, str]] = {
     "model on a feature set not extracted": (
         {"datasets": {"r": RAV}, "features": ["mfcc40"], "models": SVM},
         "datasets.r.path: none"),  # replaced below: the Plan's own message
+    "unknown hyperparameter": (
+        {"datasets": {"r": RAV}, "models": {"m": {"arch": "svm", "features": "egemaps",
+                                                  "gama": 0.1}}},
+        "models.m.gama: unknown parameter of arch svm; did you mean gamma? valid: C, gamma"),
+    "unknown tuned hyperparameter": (
+        {"datasets": {"r": RAV}, "models": {"m": {"arch": "svm", "features": "egemaps",
+                                                  "tune": {"CC": [1, 10]}}}},
+        "models.m.tune.CC: unknown parameter of arch svm; did you mean C? valid: C, gamma"),
+    "unknown member hyperparameter": (
+        {"datasets": {"r": RAV}, "models": {"m": {"arch": "ensemble", "features": "egemaps",
+                                                  "base": "dnn", "base_params": {"epoch": 3}}}},
+        "models.m.base_params: unknown parameter(s) 'epoch' for arch 'dnn'; did you mean "
+        "epochs? valid: "),
     "cross-corpus pair without a common label": (
         {"datasets": {"r": RAV, "c": {"format": "folders", "path": "calm", "speaker_from": 1,
                                       "split": {"protocol": "random"}}},

@@ -177,7 +177,7 @@ def test_unknown_hyperparameter_fails_at_start_in_one_line(tmp_path):
     assert proc.returncode != 0
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "models.svm.Cc" in ln]
     assert lines == ["Configuration error: models.svm.Cc: unknown parameter of arch svm; "
-                     "valid: C, gamma"], proc.stderr[-2000:]
+                     "did you mean C? valid: C, gamma"], proc.stderr[-2000:]
 
 
 def test_gpu_is_requested_for_tensorflow_training_only(tmp_path):

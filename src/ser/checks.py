@@ -9,7 +9,6 @@ the Snakefile and for `ser check-config`.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ser.corpora import load_table
-from ser.errors import ConfigError
+from ser.errors import ConfigError, nearest
 from ser.plan import Plan
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -63,8 +62,8 @@ def _key_path(parts: Iterable[Any]) -> str:
 
 
 def _nearest(word: str, choices: Iterable[str]) -> str:
-    found = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean {found[0]}?" if found else ""
+    found = nearest(word, choices)
+    return f"; did you mean {found}?" if found else ""
 
 
 def _describe(error: Any) -> list[str]:

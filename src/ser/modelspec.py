@@ -18,7 +18,7 @@ from typing import Any
 from ser import models
 from ser.bundle import SCALER_MODES
 from ser.conditions import check_train_on
-from ser.errors import ConfigError
+from ser.errors import ConfigError, nearest
 
 SPEC_VERSION = 1
 
@@ -103,7 +103,9 @@ def _check_params(key: str, arch: str, params: dict[str, Any]) -> None:
     for k in params:
         if k not in cls.DEFAULTS:
             valid = ", ".join(sorted(cls.DEFAULTS)) or "(none)"
-            raise ConfigError(f"{key}.{k}: unknown parameter of arch {arch}; valid: {valid}")
+            near = nearest(k, cls.DEFAULTS)
+            hint = f"did you mean {near}? " if near else ""
+            raise ConfigError(f"{key}.{k}: unknown parameter of arch {arch}; {hint}valid: {valid}")
     try:
         models.validate_params(arch, params)
     except ValueError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ser.errors import nearest
 from ser.features.registry import FEATURE_SETS
 
 SET_KEY = "set"
@@ -39,10 +40,8 @@ def resolve_variant(name: str, feature_params: Mapping[str, Any] | None
     target = raw.get(SET_KEY)
     if target is None:
         if name not in FEATURE_SETS:
-            import difflib
-
-            near = difflib.get_close_matches(name, list(FEATURE_SETS), n=1, cutoff=0.6)
-            hint = f"did you mean {near[0]}? " if near else ""
+            near = nearest(name, FEATURE_SETS)
+            hint = f"did you mean {near}? " if near else ""
             raise ValueError(
                 f"unknown feature set {name!r}; {hint}known: {sorted(FEATURE_SETS)}, or "
                 f"define a variant: feature_params: {{{name}: {{set: SET, ...}}}}")

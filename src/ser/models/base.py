@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkab
 
 import numpy as np
 
+from ser.errors import nearest
 from ser.io import jsonable, write_json
 
 if TYPE_CHECKING:
@@ -133,9 +134,11 @@ class BaseModel:
         params = dict(params or {})
         unknown = sorted(set(params) - set(cls.DEFAULTS))
         if unknown:
+            near = nearest(unknown[0], cls.DEFAULTS) if len(unknown) == 1 else None
             raise ValueError(
                 f"unknown parameter(s) {', '.join(map(repr, unknown))} for arch {cls.arch!r}; "
-                f"valid: {', '.join(sorted(cls.DEFAULTS)) or '(none)'}"
+                + (f"did you mean {near}? " if near else "")
+                + f"valid: {', '.join(sorted(cls.DEFAULTS)) or '(none)'}"
             )
         merged = copy.deepcopy({**cls.DEFAULTS, **jsonable(params)})
         for key, value in merged.items():
