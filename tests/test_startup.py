@@ -75,6 +75,11 @@ TABLE: dict[str, tuple[dict | str, str]] = {
         {"datasets": {"f": {"format": "folders", "path": "folders"}}, "models": SVM},
         "split.protocol: speaker_kfold needs speakers, but no speaker could be read for dataset "
         "f; set speaker_regex or speaker_from, or use protocol random (not speaker independent)"),
+    "speaker_regex matching no file": (
+        {"datasets": {"f": {"format": "folders", "path": "folders",
+                            "speaker_regex": "^(spk\\d+)_"}}, "models": SVM},
+        "datasets.f.speaker_regex: '^(spk\\d+)_' matches no file name (e.g. "
+        "01_03-01-05-01-01-01-01.flac); fix it (its first group is the speaker)"),
     "emotion no corpus has": (
         {"datasets": {"r": RAV}, "models": SVM, "emotions": ["angry", "boredom"]},
         "emotions: no dataset has boredom (labels found: angry, sad); remove it from emotions "

@@ -222,6 +222,12 @@ def _split_problems(plan: Plan, name: str, speakers: Sequence[str]) -> list[str]
     distinct = set(speakers)
     fmt = plan.fmt(name)
     if distinct == {"unknown"}:
+        regex = plan.ds(name).get("speaker_regex")
+        if regex and plan.is_audio(name):
+            example = Path(next(e.rel for e in plan.entries(name) if e.reject is None)).name
+            return [f"datasets.{name}.speaker_regex: '{regex}' matches no file name (e.g. "
+                    f"{example}); fix it (its first group is the speaker), or use protocol "
+                    f"random (not speaker independent)"]
         how = {"folders": "set speaker_regex or speaker_from",
                "list": "add a speaker column (speaker_column) or set speaker_from",
                "table": "add a speaker column (speaker_column)"}.get(fmt, "check the file names")
