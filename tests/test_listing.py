@@ -45,10 +45,33 @@ def test_listings_carry_the_shards_and_ids(work):
     paths = plan.shard_listings("r")
     assert len(paths) == plan.n_shards("r") == 4  # 25 files, 8 per shard: 4 shards
     for k, p in enumerate(paths):
-        entries, ids = listing.read_listing(work / p)
+        entries, ids = listing.read_listing(work / p, work)
         assert [e.rel for e in entries] == [e.rel for e in plan.shard_entries("r", k)]
         assert entries == plan.shard_entries("r", k)
         assert ids == {e.rel: plan.ids("r")[e.rel] for e in entries}
+
+
+def test_a_copy_of_the_project_elsewhere_has_identical_listings(work, tmp_path_factory):
+    """A clone or `dvc pull` into another folder must not rerun every shard: paths under the
+    working directory are stored relative to it; a corpus outside it keeps its own path."""
+    paths = make_plan(work).shard_listings("r")
+    assert str(work) not in (work / paths[0]).read_text()
+    copy = tmp_path_factory.mktemp("copy") / "project"
+    shutil.copytree(work / "corpus", copy / "corpus")
+    shutil.copytree(work / "results", copy / "results")
+    before = {p.name: p.stat().st_mtime_ns for p in (copy / paths[0]).parent.glob("*.json")}
+    assert make_plan(copy).shard_listings("r") == paths
+    after = {p.name: p.stat().st_mtime_ns for p in (copy / paths[0]).parent.glob("*.json")}
+    assert after == before  # nothing rewritten
+    entries, _ = listing.read_listing(copy / paths[0], copy)
+    assert all(e.path.is_file() and e.path.is_relative_to(copy) for e in entries)
+
+    outside = {"datasets": {"r": {"format": "ravdess", "path": str(work / "corpus")}},
+               "audio": {"shard_size": 8}, "features": ["egemaps"]}
+    validate(outside, SCHEMA)
+    other = tmp_path_factory.mktemp("other")
+    listed = Plan(outside, other).shard_listings("r")
+    assert str(work / "corpus") in (other / listed[0]).read_text()
 
 
 def test_touch_is_no_change_and_an_edit_changes_one_listing(work, monkeypatch):

@@ -27,7 +27,7 @@ from ser.io import atomic_path
 #: files larger than this are identified by size and mtime instead of a content hash
 #: (Snakemake's default --max-checksum-file-size)
 MAX_HASH_BYTES = 1_000_000
-LISTING_VERSION = 1
+LISTING_VERSION = 2  # 2: paths under the working directory are relative
 
 
 def _hash_file(path: str) -> str:
@@ -90,12 +90,26 @@ def _safe_hash(path: str) -> str:
         return f"unreadable:{exc.errno}"
 
 
+def _stored_path(path: Path, base: str | None) -> str:
+    """A file under the working directory is stored relative to it, so that a clone or a copy
+    of the project elsewhere (or a `dvc pull` into one) has byte-identical listings and reruns
+    nothing; a corpus outside it keeps the path as configured."""
+    if base is None:
+        return str(path)
+    full = os.path.abspath(path)
+    if full == base or full.startswith(base + os.sep):
+        return os.path.relpath(full, base)
+    return str(path)
+
+
 def listing_bytes(entries: Sequence[Entry], ids: Mapping[str, str],
-                  tokens: Mapping[str, str]) -> bytes:
+                  tokens: Mapping[str, str], base: str | os.PathLike | None = None) -> bytes:
     """The listing of one shard as deterministic JSON (one json.dumps per shard: per-file calls
-    cost seconds on 10^5 files)."""
+    cost seconds on 10^5 files). Paths under `base` (the working directory) are stored relative
+    to it."""
+    root = os.path.abspath(base) if base is not None else None
     files = [{
-        "id": ids[e.rel], "rel": e.rel, "path": str(e.path), "speaker": e.speaker,
+        "id": ids[e.rel], "rel": e.rel, "path": _stored_path(e.path, root), "speaker": e.speaker,
         "original_label": e.original_label, "label": e.label, "meta": e.meta,
         "reject": e.reject, "content": tokens[e.rel],
     } for e in entries]
@@ -118,15 +132,17 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def read_listing(path: str | os.PathLike) -> tuple[list[Entry], dict[str, str]]:
-    """Entries of one shard and their clip ids, as the Plan listed them."""
+def read_listing(path: str | os.PathLike, base: str | os.PathLike = "."
+                 ) -> tuple[list[Entry], dict[str, str]]:
+    """Entries of one shard and their clip ids, as the Plan listed them; relative file paths
+    are taken from `base`, the working directory the listing was written for."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if data.get("version") != LISTING_VERSION:
         raise ValueError(f"{path}: listing version {data.get('version')}, expected "
                          f"{LISTING_VERSION}; rerun snakemake to rewrite it")
     entries, ids = [], {}
     for f in data["files"]:
-        entries.append(Entry(Path(f["path"]), f["rel"], f["speaker"], f["original_label"],
+        entries.append(Entry(Path(base) / f["path"], f["rel"], f["speaker"], f["original_label"],
                              f["label"], dict(f["meta"]), f["reject"]))
         ids[f["rel"]] = f["id"]
     return entries, ids

@@ -173,7 +173,8 @@ class Plan:
             for k, entries in enumerate(self.shard_map(name)):
                 rel = folder / f"{k}.json"
                 listing.write_if_changed(self.workdir / rel,
-                                         listing.listing_bytes(entries, ids, tokens))
+                                         listing.listing_bytes(entries, ids, tokens,
+                                                               self.workdir))
                 paths.append(str(rel))
             keep = {Path(p).name for p in paths}
             for old in (self.workdir / folder).glob("*.json"):
