@@ -207,3 +207,32 @@ def test_adapt_by_all_and_ser_serve_adapt_field(run) -> None:
         np.testing.assert_allclose(
             [one["files"][0]["probabilities"][lab] for lab in one["labels"]],
             pred[[f"strict_prob_{lab}" for lab in one["labels"]]].to_numpy(float)[0], atol=1e-5)
+
+
+def test_segments_of_a_recording_adapt_as_one_speaker(run, tmp_path) -> None:
+    """`--segment --adapt-by all`: the segments of one speaker's recording are standardised
+    with their own statistics (the adaptive model answers, not its strict twin)."""
+    import soundfile as sf
+
+    clips = sorted((run / "corpus" / "Actor_01").iterdir())[:6]
+    parts = []
+    for c in clips:
+        audio, sr = sf.read(c, dtype="float32")
+        parts += [audio if audio.ndim == 1 else audio.mean(axis=1), np.zeros(sr, "float32")]
+    recording = tmp_path / "actor01.wav"
+    sf.write(recording, np.concatenate([np.zeros(sr, "float32"), *parts]), sr)
+
+    strict = predict(run, "ad", str(recording), "--fold", "0", "--segment")
+    adaptive = predict(run, "ad", str(recording), "--fold", "0", "--segment",
+                       "--adapt-by", "all", "--adapt-min-clips", "3")
+    n = len([s for s in adaptive["files"][0]["segments"] if s["status"] == "ok"])
+    assert n >= 3
+    assert adaptive["adapt"]["groups"] == {"all": {"n_clips": n, "mode": "adaptive"}}
+    assert not any("strict twin" in w for w in adaptive["warnings"])
+    assert any("strict twin" in w for w in strict["warnings"])
+    seg_probs = [[s["probabilities"][lab] for lab in adaptive["labels"]]
+                 for s in adaptive["files"][0]["segments"] if s["status"] == "ok"]
+    strict_probs = [[s["probabilities"][lab] for lab in strict["labels"]]
+                    for s in strict["files"][0]["segments"] if s["status"] == "ok"]
+    assert len(seg_probs) == len(strict_probs)
+    assert not np.allclose(seg_probs, strict_probs, atol=1e-3)

@@ -338,8 +338,10 @@ class Predictor:
         t2 = time.perf_counter()
         ok = [Featurised(f.path, None, s.end - s.start, s.features)
               for f in done for s in f.segments if s.reason is None]
-        # segments of a file: their outside-training reasons merged
-        probs, conf, notes, outside, _ = self._predict_all(ok)
+        # with --adapt-by, a segment belongs to its file's speaker group (segments count as
+        # the group's clips); segments of a file: their outside-training reasons merged
+        assignments = self._assignments(ok)
+        probs, conf, notes, outside, row_errors = self._predict_all(ok, assignments)
         t3 = time.perf_counter()
         files: list[FileResult] = []
         row = 0
@@ -349,8 +351,11 @@ class Predictor:
                 if s.reason is not None:
                     segs.append(SegmentResult(s.start, s.end, "error", reason=s.reason))
                     continue
-                segs.append(SegmentResult(s.start, s.end, "ok",
-                                          **self._classified(probs[row], conf[row], threshold)))
+                if row_errors[row] is not None:
+                    segs.append(SegmentResult(s.start, s.end, "error", reason=row_errors[row]))
+                else:
+                    segs.append(SegmentResult(s.start, s.end, "ok", **self._classified(
+                        probs[row], conf[row], threshold)))
                 row += 1
             if f.reason is not None:
                 files.append(FileResult(f.path, "error", reason=f.reason, duration=f.duration,
@@ -367,8 +372,11 @@ class Predictor:
                                                          model_confidence=self.has_confidence)))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
                   "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
-        return self._result(files, threshold, notes + _outside_note(files), timing,
-                            params.to_json())
+        result = self._result(files, threshold, notes + _outside_note(files), timing,
+                              params.to_json())
+        result.adapt = self._adapt_summary(
+            assignments, display_names([a.group for a in assignments or []]))
+        return result
 
     def _outside_training(self, ok: list[Featurised]) -> dict[str, list[str]]:
         """Per file, why it lies far outside the data the bundles were trained on. With several
