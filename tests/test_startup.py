@@ -80,6 +80,12 @@ TABLE: dict[str, tuple[dict | str, str]] = {
                             "speaker_regex": "^(spk\\d+)_"}}, "models": SVM},
         "datasets.f.speaker_regex: '^(spk\\d+)_' matches no file name (e.g. "
         "01_03-01-05-01-01-01-01.flac); fix it (its first group is the speaker)"),
+    "speaker_regex matching some files": (
+        {"datasets": {"f": {"format": "folders", "path": "folders",
+                            "speaker_regex": "^(0[12])_"}}, "models": SVM},
+        "datasets.f.speaker_regex: '^(0[12])_' finds a speaker in 4 of 6 file names; the other "
+        "2 (e.g. angry/03_03-01-05-01-01-01-03.flac) would count as one speaker 'unknown'; fix "
+        "it so that it fits every file, or move those files out"),
     "emotion no corpus has": (
         {"datasets": {"r": RAV}, "models": SVM, "emotions": ["angry", "boredom"]},
         "emotions: no dataset has boredom (labels found: angry, sad); remove it from emotions "

@@ -234,6 +234,19 @@ def _split_problems(plan: Plan, name: str, speakers: Sequence[str]) -> list[str]
         return [f"{_split_key(plan, name, 'protocol')}: {protocol} needs speakers, but no "
                 f"speaker could be read for dataset {name}; {how}, or use protocol random "
                 f"(not speaker independent)"]
+    if "unknown" in distinct and plan.is_audio(name):
+        # some files got a speaker and some did not: the rest would be pooled as one made-up
+        # speaker "unknown", whose clips could sit in training and test folds at once
+        ds = plan.ds(name)
+        rule = next((k for k in ("speaker_regex", "speaker_from") if ds.get(k) is not None), None)
+        if rule is not None:
+            usable = [e for e in plan.entries(name) if e.reject is None]
+            missed = [e for e in usable if not e.speaker or e.speaker == "unknown"]
+            what = "file name" if rule == "speaker_regex" else "file path"
+            return [f"datasets.{name}.{rule}: {ds[rule]!r} finds a speaker in "
+                    f"{len(usable) - len(missed)} of {len(usable)} {what}s; the other "
+                    f"{len(missed)} (e.g. {missed[0].rel}) would count as one speaker "
+                    f"'unknown'; fix it so that it fits every file, or move those files out"]
     lines = []
     listing = _names(distinct)
     if protocol == "speaker_kfold":
