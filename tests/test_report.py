@@ -443,6 +443,13 @@ def test_robustness_sentence_explains_the_collapse():
     html = _robustness_html(robust)
     assert "every degraded copy" in html and "largest loss" not in html
     assert _robustness_html({"by_condition": {"clean": {"uar": 0.6}}}) == ""
+    # one "near chance" rule for the whole report (ser.trust.near_chance: within 1.5 x chance),
+    # the same as the noise sentence's: 0.18 against chance 0.125 is near chance in both
+    weak = {**m, "by_condition": {"clean": {"uar": 0.6}, "noise": {"0": {"uar": 0.18}}}}
+    assert "0.180 (near chance)" in _robustness_html(weak)
+    from ser.trust import noise_sentence
+    assert "near chance" in noise_sentence({"clean": 0.6, "0": 0.18}, {"white": {"0": 0.18}},
+                                           0.125)
 
 
 def test_model_choice_names_the_leaderboards_best_honest_model(built, tmp_path):

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ser.evaluate import FIGURES
 from ser.io import write_text
-from ser.trust import noise_sentence, separation_words
+from ser.trust import near_chance, noise_sentence, separation_words
 
 BASE_COLUMNS = ["dataset", "model", "arch", "features", "protocol", "leaky", "folds", "n_test",
                 "uar_mean", "uar_std", "uar", "accuracy", "macro_f1"]
@@ -87,7 +87,7 @@ padding:.5rem 1rem}.muted{color:#777}.tag.synth{background:#e08a00}tr.chance td{
 .banner{background:#fff3cd;border:2px solid #e08a00;padding:.6rem 1rem;margin-top:1rem;
 font-size:1rem}.warn{background:#fbecec;border-left:4px solid #d9534f;padding:.4rem .8rem}
 .ok{border-left:4px solid #3c8d40;padding:.4rem .8rem;background:#fff}.bad{color:#b52b27;
-font-weight:bold}h4{margin:.8rem 0 .3rem}
+font-weight:bold}h4{margin:.8rem 0 .3rem}.tbl{overflow-x:auto;max-width:100%}
 """
 
 
@@ -130,7 +130,9 @@ def _snr_keys(entries: Sequence[_Entry]) -> list[str]:
 
 
 def _features(metrics: dict[str, Any]) -> str:
-    value = metrics.get("feature_set") or metrics.get("features") or ""
+    """The feature sets as the config names them (variants by their own name); older runs
+    recorded only the registry set."""
+    value = metrics.get("features") or metrics.get("feature_set") or ""
     return "+".join(value) if isinstance(value, list) else str(value)
 
 
@@ -413,7 +415,10 @@ def _table_html(header: list[str], rows: list[list[str]], *, text_cols: int = 1,
         cells = "".join(f'<td class="text">{c}</td>' if i < text_cols else f"<td>{c}</td>"
                         for i, c in enumerate(r))
         body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    # in a box of its own width that scrolls sideways when a narrow window cannot hold the
+    # table (cells do not wrap), so the page itself never does
+    return (f'<div class="tbl"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _ood_cell(value: Any, score: Any) -> str:
@@ -691,7 +696,7 @@ def _robustness_html(m: dict[str, Any]) -> str:
             f"of the same test clips under each condition: {'; '.join(parts)} (chance "
             f"{_fmt(chance)}).")
     if worst is not None and worst[0] < clean - 0.05:
-        near = " (near chance)" if worst[0] < chance + 0.05 else ""
+        near = " (near chance)" if near_chance(worst[0], chance) else ""
         text += (f" The largest loss is under {_e(worst[1])}: {_fmt(worst[0])}{near}, "
                  f"{_fmt(clean - worst[0])} below clean.")
         if train_on in (None, "clean"):

@@ -211,6 +211,8 @@ def train_fold(
         "arch": fit_info["arch"],
         "fold": int(fold),
         "feature_set": feature_set_info(meta)["name"],
+        # the config's names (a variant such as whisper_base, not its registry set "whisper")
+        "features": list(spec.features),
         "params": fit_info["params"],
         "chosen_params": fit_info["chosen_params"],
         "normalize": fit_info["normalize"],

@@ -252,6 +252,15 @@ def noise_kind_scores(noisy: pd.DataFrame, score: Any) -> dict[str, dict[str, fl
     return out
 
 
+#: a score within this factor of chance is "near chance" (one rule for every sentence that says so)
+NEAR_CHANCE_FACTOR = 1.5
+
+
+def near_chance(score: float, chance: float) -> bool:
+    """Whether a score is little or no better than a guess: within 1.5 x chance."""
+    return score <= chance * NEAR_CHANCE_FACTOR
+
+
 def noise_sentence(by_snr: Mapping[str, float], by_noise: Mapping[str, Mapping[str, float]],
                    chance: float) -> str:
     """One sentence on which noise kind hurts most, and what such a drop means for a user."""
@@ -263,14 +272,14 @@ def noise_sentence(by_snr: Mapping[str, float], by_noise: Mapping[str, Mapping[s
     worst, kind, snr = min(cells)
     text = (f"Per noise kind, accuracy falls furthest with {kind} noise at {snr} dB SNR: "
             f"{worst:.2f} against {clean:.2f} on clean clips (chance {chance:.3f}).")
-    near = [(float(s), k) for acc, k, s in cells if acc <= chance * 1.5]
+    near = [(float(s), k) for acc, k, s in cells if near_chance(acc, chance)]
     if near:
         top = max(s for s, _ in near)
         kinds = ", ".join(sorted({k for s, k in near if s == top}))
         lowest = top == min(float(s) for _, _, s in cells)
         text += (f" {'At' if lowest else 'Already at'} {top:g} dB SNR ({kinds}) it is near "
-                 "chance (within 1.5 x chance): recordings with that much background noise get "
-                 "labels little or no better than a guess.")
+                 f"chance (within {NEAR_CHANCE_FACTOR:g} x chance): recordings with that much "
+                 "background noise get labels little or no better than a guess.")
     elif clean - worst > 0.1:
         text += (" Expect noticeably worse labels than the clean figure on recordings with such "
                  "noise.")
