@@ -138,6 +138,78 @@ def test_a_long_upload_shows_the_timeline_and_uncertain(browser, ser_server, med
         browser.save_screenshot(shot)
 
 
+def test_the_page_shows_what_ser_predict_warns_about(browser, ser_server, tmp_path) -> None:
+    """A recording unlike the training clips (3 s of a hum with noise, clipped): the page lists
+    the same warnings and outside-training reasons as the API's JSON, and the input's quality."""
+    import httpx
+
+    t = np.arange(3 * 16000) / 16000
+    rng = np.random.default_rng(0)
+    hum = np.clip(1.4 * np.sin(2 * np.pi * 120 * t) + 0.05 * rng.normal(size=t.size), -1, 1)
+    path = tmp_path / "hum.wav"
+    sf.write(path, hum.astype(np.float32), 16000, subtype="PCM_16")
+    with open(path, "rb") as fh:
+        doc = httpx.post(f"{ser_server}/predict", files={"file": ("hum.wav", fh)},
+                         data={"segment": "false"}, timeout=60).json()
+    f = doc["files"][0]
+    want = [*doc["warnings"], *(f"outside the training data: {r}"
+                               for r in f.get("outside_training", []))]
+    assert want  # the test means something only if there is something to show
+    open_page(browser, ser_server)
+    browser.find_element("id", "segment").click()  # whole file, as posted above
+    browser.find_element("id", "file").send_keys(str(path))
+    wait_for(browser, lambda d: text(d, "label") or text(d, "error"))
+    shown = [li.text.strip() for li in browser.find_elements("css selector", "#warnings li")]
+    assert shown == want
+    assert browser.find_element("id", "warnings").is_displayed()
+    assert "estimated SNR" in text(browser, "quality") and "clipped" in text(browser, "quality")
+    assert not browser.find_element("id", "model-warning").is_displayed()  # real speech model
+
+
+def test_a_model_of_the_synthetic_demo_corpus_says_so_on_the_page(browser, ravdess_model,
+                                                                  tmp_path, media) -> None:
+    """A bundle whose corpus record says synthetic (as every demo bundle's does; here a copy of
+    the real-speech fold bundle with that record): the page says so before any upload, and the
+    result lists the API's synthetic-corpus warning."""
+    import json
+    import subprocess
+    import sys
+
+    import httpx
+    from conftest import free_port
+
+    bundle = tmp_path / "models" / "demo" / "logreg"
+    shutil.copytree(ravdess_model / "fold0", bundle)
+    doc = json.loads((bundle / "bundle.json").read_text())
+    doc["train_info"]["corpus"] = {"dataset": "demo", "format": "ravdess", "synthetic": True}
+    (bundle / "bundle.json").write_text(json.dumps(doc))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ser.cli", "serve", str(bundle), "--port",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.time() < deadline, "ser serve did not start"
+            time.sleep(0.3)
+        open_page(browser, url)
+        banner = browser.find_element("id", "model-warning")
+        assert banner.is_displayed() and "synthetic demo corpus" in banner.text
+        browser.find_element("id", "segment").click()
+        browser.find_element("id", "file").send_keys(str(media["mic"]))
+        wait_for(browser, lambda d: text(d, "label") or text(d, "error"))
+        shown = [li.text for li in browser.find_elements("css selector", "#warnings li")]
+        assert any("SYNTHETIC demo corpus" in w for w in shown), shown
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_an_oversized_upload_says_so_on_the_page(browser, ser_server, media) -> None:
     open_page(browser, ser_server)
     browser.find_element("id", "file").send_keys(str(media["big"]))

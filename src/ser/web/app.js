@@ -31,6 +31,11 @@ async function loadModel() {
     }
     parts.push(`labels: ${m.labels.join(", ")}`);
     $("model").textContent = parts.join(" · ");
+    if (m.corpus && m.corpus.synthetic) {
+      $("model-warning").textContent = "This model was trained on a synthetic demo corpus " +
+        "(generated tones and noise, not speech): its labels mean nothing for real recordings.";
+      $("model-warning").hidden = false;
+    }
     if (typeof m.threshold === "number") $("threshold").value = m.threshold;
   } catch (e) {
     $("model").textContent = "model information unavailable";
@@ -66,9 +71,34 @@ async function upload(blob, name) {
   render(doc, ms);
 }
 
+// What `ser predict` warns about, on the page too: the result's warnings (a synthetic training
+// corpus, files outside the training data, ...), then this file's own reasons.
+function renderWarnings(doc, f) {
+  const items = [...(doc.warnings || [])];
+  for (const r of (f && f.outside_training) || []) items.push(`outside the training data: ${r}`);
+  const list = $("warnings");
+  list.innerHTML = "";
+  for (const text of items) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    list.appendChild(li);
+  }
+  list.hidden = !items.length;
+  const q = f && f.quality;
+  const parts = [];
+  if (q && typeof q.snr_db === "number") parts.push(`estimated SNR ${q.snr_db.toFixed(0)} dB`);
+  if (q && typeof q.bandwidth_hz === "number") {
+    parts.push(`bandwidth ${(q.bandwidth_hz / 1000).toFixed(1)} kHz` +
+               (q.narrowband ? " (narrowband: telephone-like)" : ""));
+  }
+  if (q && q.clipped > 0.001) parts.push(`clipped ${(100 * q.clipped).toFixed(1)} % of samples`);
+  $("quality").textContent = parts.length ? `input: ${parts.join(" · ")}` : "";
+}
+
 function render(doc, ms) {
   const f = doc.files[0];
   const labels = doc.labels;
+  renderWarnings(doc, f);
   if (f.status !== "ok") {
     $("status").textContent = `${f.path}: not classified`;
     $("verdict").hidden = true;
