@@ -158,6 +158,32 @@ def test_a_segment_gets_what_a_file_of_its_samples_gets(ravdess_model, joined, c
     for s, g in zip(segs, alone["files"], strict=False):
         for lab, p in s["probabilities"].items():
             assert p == pytest.approx(g["probabilities"][lab], abs=1e-9)
+        assert s["quality"] == g["quality"]  # and the same recording-condition estimate
+
+
+@pytest.mark.ravdess
+def test_each_segment_reports_its_own_snr(ravdess_model, joined, capsys) -> None:
+    """Noise that starts halfway through a recording: the segments after it report a lower
+    SNR than those before; the file reports its own estimate and the table shows both."""
+    signal = joined["signal"].copy()
+    half = signal.size // 2
+    rms = float(np.sqrt(np.mean(signal[signal != 0] ** 2)))
+    noise = np.random.default_rng(0).normal(0, rms / 10 ** (5 / 20), signal.size - half)
+    signal[half:] = np.clip(signal[half:] + noise, -1, 1)
+    path = joined["tmp"] / "noise-halfway.wav"
+    sf.write(path, signal, SR, subtype="PCM_16")
+    rc, doc = run_json(capsys, str(ravdess_model), str(path), "--segment")
+    assert rc == 0
+    (f,) = doc["files"]
+    assert f["quality"]["snr_db"] is not None
+    before = [s["quality"]["snr_db"] for s in f["segments"] if s["end"] * SR < half]
+    after = [s["quality"]["snr_db"] for s in f["segments"] if s["start"] * SR > half]
+    assert before and after and max(after) < min(before) - 10, (before, after)
+    assert cli_main(["predict", str(ravdess_model), str(path), "--segment"]) == 0
+    table = capsys.readouterr().out
+    rows = [line for line in table.splitlines() if line.lstrip().split("-")[0].replace(".", "")
+            .strip().isdigit()]
+    assert rows and all(" dB " in r or "clean" in r for r in rows), table
 
 
 @pytest.mark.ravdess

@@ -349,13 +349,16 @@ class Predictor:
             segs: list[SegmentResult] = []
             for s in f.segments:
                 if s.reason is not None:
-                    segs.append(SegmentResult(s.start, s.end, "error", reason=s.reason))
+                    segs.append(SegmentResult(s.start, s.end, "error", reason=s.reason,
+                                              quality=s.quality))
                     continue
                 if row_errors[row] is not None:
-                    segs.append(SegmentResult(s.start, s.end, "error", reason=row_errors[row]))
+                    segs.append(SegmentResult(s.start, s.end, "error", reason=row_errors[row],
+                                              quality=s.quality))
                 else:
-                    segs.append(SegmentResult(s.start, s.end, "ok", **self._classified(
-                        probs[row], conf[row], threshold)))
+                    segs.append(SegmentResult(s.start, s.end, "ok", quality=s.quality,
+                                              **self._classified(probs[row], conf[row],
+                                                                 threshold)))
                 row += 1
             if f.reason is not None:
                 files.append(FileResult(f.path, "error", reason=f.reason, duration=f.duration,
@@ -366,8 +369,11 @@ class Predictor:
                     f.path, "error", duration=f.duration, segments=segs,
                     reason=f"no segment could be classified ({len(segs)} found: {reasons})"))
             else:
+                conditions = (outside_training_dict(f.quality, self.training_conditions)
+                              if f.quality is not None else [])
                 files.append(FileResult(f.path, "ok", duration=f.duration, segments=segs,
-                                        outside_training=outside.get(f.path, []),
+                                        quality=f.quality,
+                                        outside_training=conditions + outside.get(f.path, []),
                                         **summarise_file(segs, self.labels, threshold,
                                                          model_confidence=self.has_confidence)))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,

@@ -117,7 +117,20 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
                     "type": ["object", "null"],
                     "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
                 },
+                "quality": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/quality"}],
+                            "description": "estimated recording conditions of the segment's "
+                                           "samples (ser.quality)"},
             },
+        },
+        "quality": {
+            "type": "object",
+            "description": "estimated recording conditions (ser.quality): SNR in dB (60 = "
+                           "clean), fraction of clipped samples, 99 % power bandwidth, "
+                           "telephone-like band",
+            "properties": {"snr_db": {"type": ["number", "null"]},
+                           "clipped": {"type": "number", "minimum": 0},
+                           "bandwidth_hz": {"type": ["number", "null"]},
+                           "narrowband": {"type": "boolean"}},
         },
         "file": {
             "type": "object",
@@ -138,16 +151,9 @@ PREDICT_JSON_SCHEMA: dict[str, Any] = {
                 },
                 "duration": {"type": ["number", "null"], "minimum": 0,
                              "description": "seconds of decoded audio"},
-                "quality": {
-                    "type": "object",
-                    "description": "estimated recording conditions of the file as given "
-                                   "(ser.quality): SNR in dB (60 = clean), fraction of clipped "
-                                   "samples, 99 % power bandwidth, telephone-like band",
-                    "properties": {"snr_db": {"type": ["number", "null"]},
-                                   "clipped": {"type": "number", "minimum": 0},
-                                   "bandwidth_hz": {"type": ["number", "null"]},
-                                   "narrowband": {"type": "boolean"}},
-                },
+                "quality": {"$ref": "#/$defs/quality",
+                            "description": "estimated recording conditions of the file as "
+                                           "given (with --segment also per segment)"},
                 "outside_training": {
                     "type": "array", "items": {"type": "string"},
                     "description": "why the file lies outside what the model was trained on: "
@@ -209,6 +215,7 @@ class SegmentResult:
     confidence: float | None = None
     uncertain: bool | None = None
     probabilities: dict[str, float] | None = None
+    quality: dict[str, Any] | None = None  # ser.quality of the segment's samples
 
 
 OPTIONAL_FILE_FIELDS = ("segments", "label_share", "quality", "outside_training",
@@ -331,7 +338,8 @@ def format_table(result: PredictResult) -> str:
                          + "; ".join(f.outside_training))
         for s in f.segments or []:
             status, label, conf, top = _table_cells(s)
-            rows.append((f"  {s.start:7.2f}-{s.end:7.2f} s", status, label, conf, "", top))
+            rows.append((f"  {s.start:7.2f}-{s.end:7.2f} s", status, label, conf,
+                         _quality_cell(s), top))
         if f.label_share:
             shares = sorted(((v, lab) for lab, v in f.label_share.items() if v > 0),
                             reverse=True)
@@ -357,7 +365,7 @@ def format_table(result: PredictResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _quality_cell(f: FileResult) -> str:
+def _quality_cell(f: FileResult | SegmentResult) -> str:
     """Estimated SNR of the file as given (`clean` from 60 dB), `tel` for a telephone band,
     `clip` for clipping: the recording condition at a glance."""
     q = f.quality or {}

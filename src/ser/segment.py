@@ -43,6 +43,7 @@ import numpy as np
 from ser.audio import AudioError, prepare_signal
 from ser.featurise import extract_spec, load_signal
 from ser.predict_output import SegmentResult
+from ser.quality import assess
 
 SILERO_MODEL = Path(__file__).with_name("data") / "silero_vad_16k_sequence.onnx"
 SILERO_SHA256 = "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"
@@ -255,6 +256,7 @@ class SegmentFeatures:
     end: float
     reason: str | None = None
     features: dict[Any, np.ndarray] = field(default_factory=dict)
+    quality: dict[str, Any] | None = None  # ser.quality of the segment's samples as given
 
 
 @dataclass
@@ -265,6 +267,7 @@ class SegmentedFile:
     reason: str | None
     duration: float | None = None
     segments: list[SegmentFeatures] = field(default_factory=list)
+    quality: dict[str, Any] | None = None  # ser.quality of the whole file as given
 
 
 def segment_signal(signal: np.ndarray, sr: int, start: float, end: float) -> np.ndarray:
@@ -296,10 +299,13 @@ def featurise_segments(path: str | os.PathLike, audio: dict[str, Any], specs: Se
     trim_db = audio.get("trim_db")
     out = []
     for start, end in spans:
-        seg = SegmentFeatures(start, end)
+        samples = segment_signal(signal, sr, start, end)
+        # the segment's own conditions (noise can come and go within a long recording); its
+        # pauses are short, so the estimate leans on the file's when the segment has none
+        seg = SegmentFeatures(start, end, quality=assess(samples, sr).as_dict())
         out.append(seg)
         try:
-            x = prepare_signal(segment_signal(signal, sr, start, end), sr,
+            x = prepare_signal(samples, sr,
                                min_duration=float(audio["min_duration"]),
                                silence_dbfs=float(audio["silence_dbfs"]),
                                trim_db=None if trim_db is None else float(trim_db))
@@ -314,7 +320,7 @@ def featurise_segments(path: str | os.PathLike, audio: dict[str, Any], specs: Se
                 seg.reason = f"features failed ({name}): {type(exc).__name__}: {exc}"
                 seg.features = {}
                 break
-    return SegmentedFile(path, None, duration, out)
+    return SegmentedFile(path, None, duration, out, assess(signal, sr).as_dict())
 
 
 # --------------------------------------------------------------------------- test recordings
