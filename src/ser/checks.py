@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ser.corpora import load_table
+from ser.corpora.base import UNKNOWN_SPEAKER
 from ser.errors import ConfigError, nearest
 from ser.plan import Plan
 
@@ -196,7 +197,7 @@ def _corpus_view(plan: Plan, name: str) -> tuple[list[str] | None, set[str], lis
             hint = "check `format`" + (" and `emotions`" if plan.config.get("emotions") else "")
             return [], labels, [f"{where}: none of the {len(entries)} files of {ds['path']} is "
                                 f"usable ({why}); {hint}"]
-        return [e.speaker or "unknown" for e in usable], labels, []
+        return [e.speaker or UNKNOWN_SPEAKER for e in usable], labels, []
     if fmt == "merge":
         speakers, labels = [], set()
         for src in ds.get("sources") or []:
@@ -221,7 +222,7 @@ def _split_problems(plan: Plan, name: str, speakers: Sequence[str]) -> list[str]
         return []
     distinct = set(speakers)
     fmt = plan.fmt(name)
-    if distinct == {"unknown"}:
+    if distinct == {UNKNOWN_SPEAKER}:
         regex = plan.ds(name).get("speaker_regex")
         if regex and plan.is_audio(name):
             example = Path(next(e.rel for e in plan.entries(name) if e.reject is None)).name
@@ -234,14 +235,14 @@ def _split_problems(plan: Plan, name: str, speakers: Sequence[str]) -> list[str]
         return [f"{_split_key(plan, name, 'protocol')}: {protocol} needs speakers, but no "
                 f"speaker could be read for dataset {name}; {how}, or use protocol random "
                 f"(not speaker independent)"]
-    if "unknown" in distinct and plan.is_audio(name):
+    if UNKNOWN_SPEAKER in distinct and plan.is_audio(name):
         # some files got a speaker and some did not: the rest would be pooled as one made-up
         # speaker "unknown", whose clips could sit in training and test folds at once
         ds = plan.ds(name)
         rule = next((k for k in ("speaker_regex", "speaker_from") if ds.get(k) is not None), None)
         if rule is not None:
             usable = [e for e in plan.entries(name) if e.reject is None]
-            missed = [e for e in usable if not e.speaker or e.speaker == "unknown"]
+            missed = [e for e in usable if (e.speaker or UNKNOWN_SPEAKER) == UNKNOWN_SPEAKER]
             what = "file name" if rule == "speaker_regex" else "file path"
             return [f"datasets.{name}.{rule}: {ds[rule]!r} finds a speaker in "
                     f"{len(usable) - len(missed)} of {len(usable)} {what}s; the other "

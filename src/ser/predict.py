@@ -306,14 +306,21 @@ class Predictor(RowPredictor):
                 continue
             files.append(FileResult(
                 f.path, "ok", duration=f.duration, quality=f.quality, adaptation=adaptation,
-                outside_training=(outside_training_dict(f.quality, self.training_conditions)
-                                  if f.quality is not None else []) + outside.get(f.path, []),
+                outside_training=self._file_outside(f.quality, outside.get(f.path, [])),
                 **self._classified(probs[i], conf[i], threshold)))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
                   "predict_s": t3 - t2, "total_s": time.perf_counter() - t0}
         result = self._result(files, threshold, notes + outside_note(files), timing)
         result.adapt = self._adapt_summary(assignments, names)
         return result
+
+    def _file_outside(self, quality: dict[str, Any] | None, profile: list[str]) -> list[str]:
+        """A classified file's outside-training reasons: its recording conditions against
+        those the model was trained for, then the bundles' profile checks (duration, level,
+        feature distance)."""
+        conditions = ([] if quality is None
+                      else outside_training_dict(quality, self.training_conditions))
+        return conditions + profile
 
     def predict_segments(self, paths: Sequence[str | os.PathLike], params: SegmentParams,
                          threshold: float | None = None) -> PredictResult:
@@ -368,11 +375,10 @@ class Predictor(RowPredictor):
                     f.path, "error", duration=f.duration, segments=segs,
                     reason=f"no segment could be classified ({len(segs)} found: {reasons})"))
             else:
-                conditions = (outside_training_dict(f.quality, self.training_conditions)
-                              if f.quality is not None else [])
                 files.append(FileResult(f.path, "ok", duration=f.duration, segments=segs,
                                         quality=f.quality,
-                                        outside_training=conditions + outside.get(f.path, []),
+                                        outside_training=self._file_outside(
+                                            f.quality, outside.get(f.path, [])),
                                         **summarise_file(segs, self.labels, threshold,
                                                          model_confidence=self.has_confidence)))
         timing = {"load_s": self.load_seconds, "wait_features_s": t2 - t1,
