@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,11 +62,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def ser_server(ravdess_model):
-    """`ser serve MODEL_DIR` as its own process (real uvicorn) on a free port; yields its URL.
-
-    Started with --max-upload-mb 1 so that tests can reach the limit with small files."""
+@contextmanager
+def running_ser_serve(model_dir: str | Path, *args: str, cwd: Path | None = None,
+                      timeout: float = 180.0) -> Iterator[str]:
+    """`ser serve MODEL_DIR ARGS...` as its own process (real uvicorn) on a free port; yields
+    its URL once /health answers; stopped on exit."""
     import os
     import subprocess
     import sys
@@ -73,29 +75,39 @@ def ser_server(ravdess_model):
     import httpx
 
     port = free_port()
-    results = ravdess_model.parents[2]  # MODEL_DIR given as models/ravdess/logreg, as a user would
-    proc = subprocess.Popen([sys.executable, "-m", "ser.cli", "serve",
-                             str(ravdess_model.relative_to(results)), "--port", str(port),
-                             "--max-upload-mb", "1", "--jobs", "2"],
-                            cwd=results, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, "-m", "ser.cli", "serve", str(model_dir),
+                             "--port", str(port), *args],
+                            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail(f"ser serve exited: {proc.stdout.read()}")  # type: ignore[union-attr]
-        if time.time() > deadline:
-            proc.kill()
-            pytest.fail("ser serve did not answer /health within 180 s")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"ser serve exited: {proc.stdout.read()}")  # type: ignore[union-attr]
+            if time.time() > deadline:
+                pytest.fail(f"ser serve did not answer /health within {timeout:g} s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def ser_server(ravdess_model):
+    """`ser serve MODEL_DIR` for the real-speech model, started from its results folder with
+    MODEL_DIR given as models/ravdess/logreg, as a user would. Started with --max-upload-mb 1
+    so that tests can reach the limit with small files."""
+    results = ravdess_model.parents[2]
+    with running_ser_serve(ravdess_model.relative_to(results), "--max-upload-mb", "1",
+                           "--jobs", "2", cwd=results) as url:
+        yield url

@@ -172,31 +172,15 @@ def test_a_model_of_the_synthetic_demo_corpus_says_so_on_the_page(browser, ravde
     the real-speech fold bundle with that record): the page says so before any upload, and the
     result lists the API's synthetic-corpus warning."""
     import json
-    import subprocess
-    import sys
 
-    import httpx
-    from conftest import free_port
+    from conftest import running_ser_serve
 
     bundle = tmp_path / "models" / "demo" / "logreg"
     shutil.copytree(ravdess_model / "fold0", bundle)
     doc = json.loads((bundle / "bundle.json").read_text())
     doc["train_info"]["corpus"] = {"dataset": "demo", "format": "ravdess", "synthetic": True}
     (bundle / "bundle.json").write_text(json.dumps(doc))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ser.cli", "serve", str(bundle), "--port",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, "ser serve did not start"
-            time.sleep(0.3)
+    with running_ser_serve(bundle, timeout=120) as url:
         open_page(browser, url)
         banner = browser.find_element("id", "model-warning")
         assert banner.is_displayed() and "synthetic demo corpus" in banner.text
@@ -205,9 +189,6 @@ def test_a_model_of_the_synthetic_demo_corpus_says_so_on_the_page(browser, ravde
         wait_for(browser, lambda d: text(d, "label") or text(d, "error"))
         shown = [li.text for li in browser.find_elements("css selector", "#warnings li")]
         assert any("SYNTHETIC demo corpus" in w for w in shown), shown
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_an_oversized_upload_says_so_on_the_page(browser, ser_server, media) -> None:
