@@ -412,6 +412,11 @@ def test_workflow_extracts_whisper_tables_with_provenance(whisper_run) -> None:
     assert not re.search(r"fs=egemaps, shard=\d+\n\s+threads:", text)
     metrics = json.loads((wd / "results/eval/rav/late/metrics.json").read_text())
     assert metrics["n_test"] == 12 and 0 <= metrics["uar"] <= 1
+    # metrics and the report's leaderboard name the configured sets, the variant by its own
+    # name (the registry set of whisper_max is "whisper")
+    assert metrics["features"] == ["egemaps", "whisper_max"]
+    html = (wd / "results/report/index.html").read_text()
+    assert "egemaps+whisper_max" in html
     _, xh, hmeta = read_features(wd / "results/features/rav/hf_encoder.parquet")
     assert xh.shape == (12, 64) and hmeta["provenance"]["model_type"] == "wav2vec2"
     assert hmeta["provenance"]["layer"] == "mean of hidden states 1..2 (0 = input to layer 1)"
